@@ -1,0 +1,81 @@
+"""The ``m2h`` command. Each sub-command parses its arguments here and calls into the library.
+
+Expected failures (bad arguments, missing files, invalid configuration) end with one line on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from m2h_ros import __version__
+
+
+class CliError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def _labels_export(args: argparse.Namespace) -> int:
+    from m2h_ros import labels
+
+    names = list(labels.LABEL_SPACES) if args.space == "all" else [args.space]
+    for name in names:
+        yaml_path, csv_path = labels.write_hydra_files(labels.get_label_space(name), args.out)
+        print(f"{name}: {yaml_path} {csv_path}")
+    return 0
+
+
+def _labels_list(args: argparse.Namespace) -> int:
+    from m2h_ros import labels
+
+    space = labels.get_label_space(args.space)
+    kinds = {
+        "object": space.object_labels,
+        "structure": space.structure_labels,
+        "dynamic": space.dynamic_labels,
+        "invalid": space.invalid_labels,
+    }
+    for i, (name, color) in enumerate(zip(space.names, space.colors)):
+        kind = next((k for k, ids in kinds.items() if i in ids), "-")
+        print(f"{i:3d}  {name:20s} {kind:10s} #{color[0]:02x}{color[1]:02x}{color[2]:02x}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from m2h_ros.labels import LABEL_SPACES
+
+    parser = argparse.ArgumentParser(prog="m2h", description="Monocular spatial perception for ROS 2.")
+    parser.add_argument("--version", action="version", version=f"m2h_ros {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lab = commands.add_parser("labels", help="label spaces and Hydra's label files")
+    lab_cmds = lab.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
+    export = lab_cmds.add_parser("export", help="write Hydra label-space YAML and colour CSV")
+    export.add_argument("--space", default="all", choices=[*LABEL_SPACES, "all"])
+    export.add_argument("--out", type=Path, default=Path("."), help="output directory (default: .)")
+    export.set_defaults(func=_labels_export)
+    show = lab_cmds.add_parser("list", help="print the classes of a label space")
+    show.add_argument("space", choices=list(LABEL_SPACES))
+    show.set_defaults(func=_labels_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from m2h_ros.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, ConfigError, OSError, KeyError, ValueError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"m2h: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("m2h: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

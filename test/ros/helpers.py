@@ -1,0 +1,66 @@
+"""Helpers for tests that run real ROS 2 nodes in subprocesses and talk to them over DDS.
+
+Used by the pytest integration tests here and by the launch_testing tests, so both assert the same.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start_python(code_or_module: str, *args: str, env: dict, module: bool = False) -> subprocess.Popen:
+    """Start ``python -c CODE`` (or ``python -m MODULE``) from the repository root; output is captured."""
+    cmd = [sys.executable, "-m" if module else "-c", code_or_module, *args]
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> tuple[int, str]:
+    """SIGINT, then wait; returns (exit code, combined output)."""
+    if proc.poll() is None:
+        proc.send_signal(subprocess.signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return proc.returncode, out or ""
+
+
+class Collector:
+    """A test-side node that records every message of the topics it is given."""
+
+    def __init__(self, name: str = "test_collector"):
+        import rclpy
+
+        if not rclpy.ok():
+            rclpy.init()
+        self.node = rclpy.create_node(name)
+        self.messages: dict[str, list] = defaultdict(list)
+
+    def subscribe(self, topic: str, msg_type, qos=10) -> None:
+        self.node.create_subscription(msg_type, topic, self.messages[topic].append, qos)
+
+    def spin_until(self, done: Callable[[], bool], timeout: float, proc: subprocess.Popen | None = None) -> bool:
+        import rclpy
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if done():
+                return True
+            if proc is not None and proc.poll() is not None:
+                return done()
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+        return done()
+
+    def close(self) -> None:
+        import rclpy
+
+        self.node.destroy_node()
+        rclpy.try_shutdown()

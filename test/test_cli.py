@@ -1,0 +1,39 @@
+"""The m2h command: label export, and errors without tracebacks."""
+
+import subprocess
+import sys
+
+import yaml
+
+from m2h_ros import cli, labels
+
+
+def test_labels_export_writes_all_spaces(tmp_path, capsys):
+    assert cli.main(["labels", "export", "--out", str(tmp_path)]) == 0
+    for name, space in labels.LABEL_SPACES.items():
+        doc = yaml.safe_load((tmp_path / f"{name}_label_space.yaml").read_text())
+        assert doc["total_semantic_labels"] == len(space)
+        assert (tmp_path / f"{name}_colormap.csv").read_text() == labels.hydra_colormap_csv(space)
+    assert "nyu20" in capsys.readouterr().out
+
+
+def test_labels_list(capsys):
+    assert cli.main(["labels", "list", "synthetic"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(labels.SYNTHETIC)
+    assert "chair" in out[labels.SYNTHETIC.id("chair")] and "object" in out[labels.SYNTHETIC.id("chair")]
+
+
+def test_bad_arguments_exit_nonzero_with_a_message(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    run = subprocess.run(
+        [sys.executable, "-m", "m2h_ros.cli", "labels", "export", "--out", str(blocker / "sub")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr and run.stderr.startswith("m2h: error:")
+    run = subprocess.run(
+        [sys.executable, "-m", "m2h_ros.cli", "labels", "list", "coco"], capture_output=True, text=True
+    )
+    assert run.returncode == 2 and "invalid choice: 'coco'" in run.stderr
