@@ -1,0 +1,96 @@
+"""One factory for every variant. Variants are configurations, not code.
+
+- ``m2h``: the released M2H (ViT-S/14, C = 256), 81,540,240 parameters.
+- ``m2h_small``: the released lightweight decoder at C = 256 (M2H-small, about 33.77 M parameters).
+- ``m2h_lite``: the CPU real-time variant: a DINOv2-style ViT-Ti/14 and the lightweight decoder at
+  C = 64, task features at stride 3.5 and one head upsampling stage; under 10 GMAC at 224×224, backbone included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from m2h_ros.config import check
+from m2h_ros.model.backbone import BACKBONES, DinoV2Backbone
+from m2h_ros.model.m2h import M2H, M2HDecoder
+
+# Normalisation of the released M2H (mono_hydra's node); not ImageNet's.
+M2H_MEAN = (0.4803, 0.4800, 0.4723)
+M2H_STD = (0.2594, 0.2573, 0.2641)
+
+
+@dataclass
+class ModelConfig:
+    """Everything that defines a network. Stored in every checkpoint's header."""
+
+    variant: str = "m2h"
+    decoder: Literal["m2h"] = "m2h"
+    backbone: str = "vit_small"
+    pretrained: bool = False  # timm's pretrained DINOv2 weights (network access needed)
+    backbone_weights: Path | None = None  # a local DINOv2 weights file: the offline path
+    frozen_backbone: bool = True
+    channels: int = 256
+    light: bool = False  # the lightweight decoder (separable convs, lighter ASPP/GGFM/upsampling)
+    num_classes: int = 41
+    min_depth: float = 0.001
+    wmca_layers: int = 2
+    wmca_heads: int = 4
+    wmca_window: int = 7
+    wmca_reduction: int = 1
+    wmca_pool: bool = False
+    head_channels: tuple[int, ...] = (128, 64)
+    aspp_dilations: tuple[int, ...] = (6, 12, 18)
+    aspp_reduction: int = 1
+    msf_upsample_last: bool = True  # False: task features at stride 3.5 instead of 1.75
+    mean: tuple[float, float, float] = M2H_MEAN
+    std: tuple[float, float, float] = M2H_STD
+    label_space: str = "nyu40"
+
+    def __post_init__(self) -> None:
+        self.head_channels, self.aspp_dilations = tuple(self.head_channels), tuple(self.aspp_dilations)
+        check(self.backbone in BACKBONES, "backbone", f"must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        check(self.channels > 0 and self.channels % 4 == 0, "channels", f"must be a positive multiple of 4, got {self.channels}")
+        check(self.channels // self.wmca_reduction % self.wmca_heads == 0, "wmca_heads",
+              f"must divide the attention width {self.channels // self.wmca_reduction}")  # fmt: skip
+        check(len(self.head_channels) >= 1, "head_channels", "needs at least one upsampling stage")
+        check(self.num_classes >= 2, "num_classes", f"must be >= 2, got {self.num_classes}")
+        check(self.min_depth >= 0, "min_depth", f"must be >= 0, got {self.min_depth}")
+
+
+VARIANTS: dict[str, dict] = {
+    "m2h": {},
+    "m2h_small": {"light": True, "wmca_reduction": 4, "wmca_pool": True, "aspp_dilations": (6,), "aspp_reduction": 2},
+    "m2h_lite": {
+        "backbone": "vit_tiny", "frozen_backbone": False, "channels": 64, "light": True, "wmca_reduction": 2,
+        "wmca_pool": True, "head_channels": (32,), "msf_upsample_last": False, "aspp_dilations": (6,), "aspp_reduction": 2,
+        "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "label_space": "synthetic", "num_classes": 20,
+    },  # fmt: skip
+}
+
+
+def variant_config(variant: str, **overrides) -> ModelConfig:
+    """The configuration of a named variant, with ``overrides`` applied."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return ModelConfig(**{**VARIANTS[variant], "variant": variant, **overrides})
+
+
+def build_model(cfg: ModelConfig | str, **overrides) -> M2H:
+    """Build the network of a config (or of a variant name, with overrides). Weights are random
+    except the backbone's when ``pretrained`` or ``backbone_weights`` is set."""
+    cfg = variant_config(cfg, **overrides) if isinstance(cfg, str) else dataclasses.replace(cfg, **overrides)
+    backbone = DinoV2Backbone(cfg.backbone, cfg.pretrained, cfg.backbone_weights, cfg.frozen_backbone)
+    decoder = M2HDecoder(
+        backbone.embed_dim, cfg.channels, cfg.light, cfg.num_classes, cfg.wmca_layers, cfg.wmca_heads,
+        cfg.wmca_window, cfg.wmca_reduction, cfg.wmca_pool, cfg.head_channels, cfg.aspp_dilations, cfg.aspp_reduction,
+        cfg.msf_upsample_last,
+    )  # fmt: skip
+    model = M2H(backbone, decoder, cfg.min_depth)
+    model.config = cfg
+    return model
+
+
+__all__ = ["VARIANTS", "ModelConfig", "build_model", "variant_config"]

@@ -1,0 +1,93 @@
+"""M2H: DINOv2 backbone → MSTR → per-task MSF → WMCA → GGFM (depth, semantics) → heads.
+
+Shapes at a 224×224 input with ViT-S/14 and C = 256 (the released model):
+tokens 16×16×384 → MSTR 256@64², 32², 16², 8² → MSF 256@128² per task → WMCA 256@128² →
+heads 512² → resized to 224². Unique DINOv2 features: 256@16².
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from m2h_ros.model.backbone import DinoV2Backbone, Features
+from m2h_ros.model.ggfm import GGFM, UniqueFeature
+from m2h_ros.model.heads import DenseHead, SimpleHead
+from m2h_ros.model.layers import TASKS
+from m2h_ros.model.msf import MSF
+from m2h_ros.model.mstr import MSTR
+from m2h_ros.model.wmca import WMCA
+
+
+class Outputs(NamedTuple):
+    """Network outputs at the input resolution.
+
+    depth (B, 1, H, W) metres; semseg (B, K, H, W) logits; normals (B, 3, H, W) camera frame, unit
+    before the final resize; edges (B, 1, H, W) logits.
+    """
+
+    depth: torch.Tensor
+    semseg: torch.Tensor
+    normals: torch.Tensor
+    edges: torch.Tensor
+
+
+class M2HDecoder(nn.Module):
+    """:class:`Features` -> raw per-task outputs (depth, semseg logits, normals, edge logits).
+
+    Task features are at 8h × 8w (4h × 4w with ``msf_upsample_last=False``); each head upsampling
+    stage doubles that.
+    """
+
+    def __init__(self, embed_dim: int, channels: int = 256, light: bool = False, num_classes: int = 41,
+                 wmca_layers: int = 2, wmca_heads: int = 4, wmca_window: int = 7, wmca_reduction: int = 1,
+                 wmca_pool: bool = False, head_channels: tuple[int, ...] = (128, 64),
+                 aspp_dilations: tuple[int, ...] = (6, 12, 18), aspp_reduction: int = 1,
+                 msf_upsample_last: bool = True):  # fmt: skip
+        super().__init__()
+        mstr_channels = tuple(embed_dim // 2 ** (3 - i) for i in range(4))
+        self.mstr = MSTR(embed_dim, mstr_channels, channels, separable=light)
+        self.msf = nn.ModuleDict({t: MSF(channels, light, upsample_last=msf_upsample_last) for t in TASKS})
+        self.wmca = WMCA(channels, wmca_layers, wmca_heads, wmca_window, wmca_reduction, wmca_pool, len(TASKS))
+        self.unique = nn.ModuleDict({t: UniqueFeature(embed_dim, channels, separable=light) for t in ("depth", "semseg")})
+        self.ggfm = nn.ModuleDict({t: GGFM(channels, light=light) for t in ("depth", "semseg")})
+        dense = {"hidden": head_channels, "dilations": aspp_dilations, "aspp_reduction": aspp_reduction, "separable": light}
+        self.heads = nn.ModuleDict({
+            "depth": DenseHead(channels, 1, 3, **dense),
+            "semseg": DenseHead(channels, num_classes, 1, **dense),
+            "normals": SimpleHead(channels, 3, head_channels, light),
+            "edges": SimpleHead(channels, 1, head_channels, light),
+        })  # fmt: skip
+
+    def forward(self, feats: Features) -> dict[str, torch.Tensor]:
+        pyramid = self.mstr(feats.tokens, feats.cls)
+        task = {t: self.msf[t](pyramid) for t in TASKS}
+        attended = dict(zip(TASKS, self.wmca([task[t] for t in TASKS])))
+        for t in ("depth", "semseg"):
+            attended[t] = self.ggfm[t](attended[t], task[t], self.unique[t](feats.tokens[-1]))
+        return {t: self.heads[t](attended[t]) for t in TASKS}
+
+
+class M2H(nn.Module):
+    """(B, 3, H, W) normalised RGB -> :class:`Outputs` at H × W.
+
+    Output conventions as released: depth = ReLU(x) + min_depth; normals = L2-normalised tanh(x);
+    semantics and edges are logits. All four are resized bilinearly (align_corners=False) to the input.
+    """
+
+    def __init__(self, backbone: DinoV2Backbone, decoder: nn.Module, min_depth: float = 0.001):
+        super().__init__()
+        self.backbone = backbone
+        self.decoder = decoder
+        self.min_depth = min_depth
+
+    def forward(self, img: torch.Tensor) -> Outputs:
+        raw = self.decoder(self.backbone(img))
+        depth = F.relu(raw["depth"]) + self.min_depth
+        normals = F.normalize(torch.tanh(raw["normals"]), dim=1)
+        size = img.shape[-2:]
+        return Outputs(*(F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+                         for x in (depth, raw["semseg"], normals, raw["edges"])))  # fmt: skip
