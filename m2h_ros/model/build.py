@@ -52,7 +52,11 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.head_channels, self.aspp_dilations = tuple(self.head_channels), tuple(self.aspp_dilations)
         check(self.backbone in BACKBONES, "backbone", f"must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        check(self.channels > 0 and self.channels % 4 == 0, "channels", f"must be a positive multiple of 4, got {self.channels}")
+        check(
+            self.channels > 0 and self.channels % 4 == 0,
+            "channels",
+            f"must be a positive multiple of 4, got {self.channels}",
+        )
         check(self.channels // self.wmca_reduction % self.wmca_heads == 0, "wmca_heads",
               f"must divide the attention width {self.channels // self.wmca_reduction}")  # fmt: skip
         check(len(self.head_channels) >= 1, "head_channels", "needs at least one upsampling stage")
@@ -60,6 +64,7 @@ class ModelConfig:
         check(self.min_depth >= 0, "min_depth", f"must be >= 0, got {self.min_depth}")
 
 
+# fmt: off
 VARIANTS: dict[str, dict] = {
     "m2h": {},
     "m2h_small": {"light": True, "wmca_reduction": 4, "wmca_pool": True, "aspp_dilations": (6,), "aspp_reduction": 2},
@@ -67,8 +72,9 @@ VARIANTS: dict[str, dict] = {
         "backbone": "vit_tiny", "frozen_backbone": False, "channels": 64, "light": True, "wmca_reduction": 2,
         "wmca_pool": True, "head_channels": (32,), "msf_upsample_last": False, "aspp_dilations": (6,), "aspp_reduction": 2,
         "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "label_space": "synthetic", "num_classes": 20,
-    },  # fmt: skip
+    },
 }
+# fmt: on
 
 
 def variant_config(variant: str, **overrides) -> ModelConfig:

@@ -6,6 +6,8 @@ Normals and edges: UpsampleBlocks → 1×1 output conv.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -51,6 +53,12 @@ class UpsampleBlock(nn.Module):
         return y * self.attn(y) + self.residual(upsample2x(x))
 
 
+def upsampling_stages(channels: int, hidden: tuple[int, ...], separable: bool) -> nn.ModuleList:
+    """UpsampleBlocks channels -> hidden[0] -> hidden[1] -> ..., each doubling the resolution."""
+    widths = (channels, *hidden)
+    return nn.ModuleList(UpsampleBlock(a, b, separable) for a, b in itertools.pairwise(widths))
+
+
 class ASPP(nn.Module):
     """(B, C_in, H, W) -> (B, C_out, H, W): a 1×1 branch, dilated 3×3 branches and a global branch."""
 
@@ -92,8 +100,7 @@ class DenseHead(nn.Module):
                  dilations: tuple[int, ...] = (6, 12, 18), aspp_reduction: int = 1, separable: bool = False):  # fmt: skip
         super().__init__()
         self.aspp = ASPP(channels, channels, dilations, aspp_reduction, separable)
-        widths = (channels, *hidden)
-        self.up = nn.ModuleList(UpsampleBlock(a, b, separable) for a, b in zip(widths, widths[1:]))
+        self.up = upsampling_stages(channels, hidden, separable)
         self.refine = RefinementBlock(hidden[-1], separable)
         self.attn = nn.Sequential(nn.Conv2d(hidden[-1], 1, 3, padding=1), nn.Sigmoid())
         self.out = nn.Conv2d(hidden[-1], out_channels, out_kernel, padding=out_kernel // 2)
@@ -111,8 +118,7 @@ class SimpleHead(nn.Module):
 
     def __init__(self, channels: int, out_channels: int, hidden: tuple[int, ...] = (128, 64), separable: bool = False):
         super().__init__()
-        widths = (channels, *hidden)
-        self.up = nn.ModuleList(UpsampleBlock(a, b, separable) for a, b in zip(widths, widths[1:]))
+        self.up = upsampling_stages(channels, hidden, separable)
         self.out = nn.Conv2d(hidden[-1], out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -52,9 +52,16 @@ class M2HDecoder(nn.Module):
         self.mstr = MSTR(embed_dim, mstr_channels, channels, separable=light)
         self.msf = nn.ModuleDict({t: MSF(channels, light, upsample_last=msf_upsample_last) for t in TASKS})
         self.wmca = WMCA(channels, wmca_layers, wmca_heads, wmca_window, wmca_reduction, wmca_pool, len(TASKS))
-        self.unique = nn.ModuleDict({t: UniqueFeature(embed_dim, channels, separable=light) for t in ("depth", "semseg")})
+        self.unique = nn.ModuleDict(
+            {t: UniqueFeature(embed_dim, channels, separable=light) for t in ("depth", "semseg")}
+        )
         self.ggfm = nn.ModuleDict({t: GGFM(channels, light=light) for t in ("depth", "semseg")})
-        dense = {"hidden": head_channels, "dilations": aspp_dilations, "aspp_reduction": aspp_reduction, "separable": light}
+        dense = {
+            "hidden": head_channels,
+            "dilations": aspp_dilations,
+            "aspp_reduction": aspp_reduction,
+            "separable": light,
+        }
         self.heads = nn.ModuleDict({
             "depth": DenseHead(channels, 1, 3, **dense),
             "semseg": DenseHead(channels, num_classes, 1, **dense),
