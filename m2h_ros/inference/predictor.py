@@ -1,0 +1,163 @@
+"""Predictor: RGB uint8 images of any size in, metric depth, labels, normals and edges out.
+
+The network runs at a fixed ``input_size``; images are resized to it and the outputs resized back:
+depth, normals and edge probability bilinearly (normals renormalised), labels by nearest neighbour
+from the argmax at network resolution (as mono_hydra does; cheaper than resizing 41 logit maps).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from m2h_ros.config import check
+from m2h_ros.model.m2h import Outputs
+
+
+@dataclass
+class PredictorConfig:
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["fp32", "fp16", "bf16"] = "fp32"  # fp16/bf16: autocast, CUDA only
+    backend: Literal["torch", "onnxruntime"] = "torch"
+    input_size: tuple[int, int] = (224, 224)  # (height, width) the network runs at
+    threads: int = 0  # CPU threads (0: library default)
+
+    def __post_init__(self) -> None:
+        self.input_size = tuple(self.input_size)
+        h, w = self.input_size
+        check(
+            14 <= h <= 4096 and 14 <= w <= 4096, "input_size", f"must be within 14..4096 pixels, got {self.input_size}"
+        )
+        check(self.threads >= 0, "threads", f"must be >= 0, got {self.threads}")
+        check(self.dtype == "fp32" or self.device != "cpu", "dtype", f"{self.dtype} needs device cuda")
+        check(self.backend == "torch" or self.dtype == "fp32", "dtype", "the onnxruntime backend runs fp32 only")
+
+
+@dataclass
+class Prediction:
+    """Per-pixel outputs at the input image's resolution (H, W)."""
+
+    depth: np.ndarray  # (H, W) float32 metres
+    labels: np.ndarray  # (H, W) int16 class ids of the model's label space
+    normals: np.ndarray  # (H, W, 3) float32 unit vectors, camera optical frame
+    edges: np.ndarray  # (H, W) float32 probability
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The one place that chooses the device: ``auto`` is CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available; use device 'cpu' or 'auto'")
+    return torch.device(name)
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W) grey, (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA uint8 -> (H, W, 3) RGB uint8."""
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"empty image of shape {image.shape}")
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    return image[..., :3]
+
+
+class Predictor:
+    """Runs an M2H network on RGB images. Build it from a checkpoint or around a model object."""
+
+    def __init__(self, model: torch.nn.Module, config: PredictorConfig | None = None):
+        self.config = config or PredictorConfig()
+        self.device = resolve_device(self.config.device)
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        self.model = model.eval().to(self.device)
+        cfg = model.config
+        self.label_space = cfg.label_space
+        self._mean = torch.tensor(cfg.mean, device=self.device).view(1, 3, 1, 1) * 255
+        self._std = torch.tensor(cfg.std, device=self.device).view(1, 3, 1, 1) * 255
+        self._session = None
+        if self.config.backend == "onnxruntime":
+            self._session = self._onnx_session()
+        elif self.device.type == "cpu":
+            self.model = self.model.to(memory_format=torch.channels_last)  # faster depthwise convs on CPU
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, config: PredictorConfig | None = None) -> Predictor:
+        from m2h_ros.model.checkpoint import load_checkpoint
+
+        return cls(load_checkpoint(path), config)
+
+    def _onnx_session(self):
+        from m2h_ros.inference.onnx_export import export_onnx, onnx_session
+
+        self._onnx_dir = tempfile.TemporaryDirectory(prefix="m2h_onnx_")
+        path = export_onnx(self.model.cpu(), Path(self._onnx_dir.name) / "model.onnx", self.config.input_size)
+        return onnx_session(path, self.config.threads)
+
+    def _network(self, batch: torch.Tensor) -> Outputs:
+        if self._session is not None:
+            out = self._session.run(None, {"image": batch.cpu().numpy()})
+            return Outputs(*(torch.from_numpy(o) for o in out))
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.config.dtype)
+        with torch.inference_mode(), torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+            if self.device.type == "cpu":
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            return Outputs(*(o.float() for o in self.model(batch)))
+
+    @staticmethod
+    def _at_size(i: int, hw: tuple[int, int], out: Outputs, labels: torch.Tensor, edges: torch.Tensor) -> Prediction:
+        """Item ``i`` of a batch, resized to ``hw``."""
+
+        def bilinear(x: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(x[i : i + 1], size=hw, mode="bilinear", align_corners=False)[0]
+
+        normals = bilinear(out.normals)
+        normals = normals * torch.rsqrt((normals * normals).sum(0, keepdim=True).clamp_min(1e-12))
+        label_map = F.interpolate(labels[i : i + 1], size=hw, mode="nearest")[0, 0]
+        return Prediction(
+            depth=bilinear(out.depth)[0].cpu().numpy(),
+            labels=label_map.cpu().numpy().astype(np.int16),
+            normals=normals.permute(1, 2, 0).contiguous().cpu().numpy(),
+            edges=bilinear(edges)[0].cpu().numpy(),
+        )
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        """One (H, W[, C]) uint8 image -> :class:`Prediction` at (H, W)."""
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: list[np.ndarray]) -> list[Prediction]:
+        """Several images (any sizes) in one network call."""
+        t0 = time.perf_counter()
+        rgb = [as_rgb(im) for im in images]
+        size = self.config.input_size
+        batch = torch.cat([
+            F.interpolate(torch.from_numpy(im).to(self.device).permute(2, 0, 1)[None].float(), size=size,
+                          mode="bilinear", align_corners=False, antialias=im.shape[0] > size[0] or im.shape[1] > size[1])
+            for im in rgb
+        ])  # fmt: skip
+        batch = (batch - self._mean) / self._std
+        t1 = time.perf_counter()
+        out = self._network(batch)
+        t2 = time.perf_counter()
+        with torch.inference_mode():
+            labels = out.semseg.argmax(1, keepdim=True).to(torch.uint8 if out.semseg.shape[1] <= 256 else torch.int32)
+            edges = torch.sigmoid(out.edges)
+            results = [self._at_size(i, im.shape[:2], out, labels, edges) for i, im in enumerate(rgb)]
+        t3 = time.perf_counter()
+        timings = {"preprocess": (t1 - t0) * 1e3, "network": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
+        for r in results:
+            r.timings_ms = dict(timings)
+        return results

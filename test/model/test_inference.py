@@ -1,0 +1,83 @@
+"""The Predictor and ONNX export."""
+
+import numpy as np
+import pytest
+import torch
+
+from m2h_ros.inference import Predictor, PredictorConfig
+from m2h_ros.inference.onnx_export import export_onnx, max_abs_difference
+from m2h_ros.model.build import VARIANTS, build_model
+
+
+@pytest.fixture(scope="module")
+def lite():
+    torch.manual_seed(0)
+    return build_model("m2h_lite").eval()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_onnx_matches_torch(tmp_path, variant):
+    torch.manual_seed(0)
+    model = build_model(variant).eval()
+    path = export_onnx(model, tmp_path / f"{variant}.onnx", (84, 112))
+    diff = max_abs_difference(model, path, torch.randn(1, 3, 84, 112))
+    assert max(diff.values()) < 1e-3, diff
+
+
+@pytest.mark.parametrize("shape", [(481, 641, 3), (481, 641), (97, 130, 4), (1, 1, 3)])
+def test_predictor_any_size_and_channel_count(lite, shape):
+    image = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    pred = Predictor(lite, PredictorConfig(input_size=(112, 112))).predict(image)
+    h, w = shape[:2]
+    assert pred.depth.shape == (h, w) and pred.depth.dtype == np.float32 and (pred.depth > 0).all()
+    assert pred.labels.shape == (h, w) and pred.labels.dtype == np.int16
+    assert pred.labels.min() >= 0 and pred.labels.max() < lite.config.num_classes
+    assert pred.normals.shape == (h, w, 3)
+    np.testing.assert_allclose(np.linalg.norm(pred.normals, axis=-1), 1.0, atol=1e-4)
+    assert pred.edges.shape == (h, w) and 0 <= pred.edges.min() and pred.edges.max() <= 1
+    assert set(pred.timings_ms) == {"preprocess", "network", "postprocess"}
+
+
+def test_grey_input_is_the_same_as_its_rgb_expansion(lite):
+    grey = np.random.default_rng(1).integers(0, 255, (60, 80), dtype=np.uint8)
+    predictor = Predictor(lite, PredictorConfig(input_size=(56, 84)))
+    a, b = predictor.predict(grey), predictor.predict(np.repeat(grey[..., None], 3, axis=2))
+    np.testing.assert_array_equal(a.depth, b.depth)
+    np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_batch_equals_single_images(lite):
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 255, (50, 70, 3), dtype=np.uint8), rng.integers(0, 255, (90, 40, 3), dtype=np.uint8)]
+    predictor = Predictor(lite, PredictorConfig(input_size=(56, 56)))
+    batch = predictor.predict_batch(images)
+    for image, pred in zip(images, batch):
+        single = predictor.predict(image)
+        np.testing.assert_allclose(pred.depth, single.depth, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_onnxruntime_backend_agrees_with_torch(lite):
+    image = np.random.default_rng(3).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    config = PredictorConfig(input_size=(112, 112))
+    a = Predictor(lite, config).predict(image)
+    b = Predictor(build_model("m2h_lite").eval().requires_grad_(False), config)
+    b.model.load_state_dict(lite.state_dict())
+    b = Predictor(b.model, PredictorConfig(input_size=(112, 112), backend="onnxruntime")).predict(image)
+    np.testing.assert_allclose(a.depth, b.depth, rtol=1e-4, atol=1e-4)
+    assert (a.labels == b.labels).mean() > 0.999
+
+
+def test_bad_inputs_and_settings_are_rejected(lite):
+    predictor = Predictor(lite, PredictorConfig(input_size=(56, 56)))
+    with pytest.raises(ValueError, match="expected a uint8 image"):
+        predictor.predict(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(ValueError, match="got shape"):
+        predictor.predict(np.zeros((10, 10, 2), np.uint8))
+    with pytest.raises(ValueError, match="empty image"):
+        predictor.predict(np.zeros((0, 10, 3), np.uint8))
+    with pytest.raises(ValueError, match="'dtype' fp16 needs device cuda"):
+        PredictorConfig(device="cpu", dtype="fp16")
+    with pytest.raises(ValueError, match="'input_size' must be within"):
+        PredictorConfig(input_size=(8, 8))
