@@ -43,6 +43,38 @@ def _labels_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from m2h_ros.model.checkpoint import convert_authors_checkpoint, save_checkpoint
+
+    model = convert_authors_checkpoint(args.src, args.variant)
+    save_checkpoint(model, args.out, training_data={"converted_from": args.src.name})
+    print(f"{args.src} -> {args.out} ({sum(p.numel() for p in model.parameters()):,} parameters, {args.variant})")
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    import torch
+
+    from m2h_ros.inference.onnx_export import export_onnx, max_abs_difference
+    from m2h_ros.model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(args.weights).eval()
+    path = export_onnx(model, args.out, tuple(args.size))
+    diff = max_abs_difference(model, path, torch.randn(1, 3, *args.size))
+    print(f"{path}: input (1, 3, {args.size[0]}, {args.size[1]}); max |onnx - torch| " + ", ".join(
+        f"{k} {v:.1e}" for k, v in diff.items()))  # fmt: skip
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import json
+
+    from m2h_ros.model.checkpoint import read_header
+
+    print(json.dumps(read_header(args.weights), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from m2h_ros.labels import LABEL_SPACES
 
@@ -59,6 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     show = lab_cmds.add_parser("list", help="print the classes of a label space")
     show.add_argument("space", choices=list(LABEL_SPACES))
     show.set_defaults(func=_labels_list)
+
+    from m2h_ros.model.build import VARIANTS
+
+    conv = commands.add_parser("convert", help="convert the authors' M2H .pt state dict to a checkpoint")
+    conv.add_argument("src", type=Path, help="the authors' .pt file (read with weights_only=True)")
+    conv.add_argument("out", type=Path, help="output .safetensors")
+    conv.add_argument("--variant", default="m2h", choices=list(VARIANTS))
+    conv.set_defaults(func=_convert)
+    onnx = commands.add_parser("export-onnx", help="export a checkpoint to ONNX and check it against torch")
+    onnx.add_argument("weights", type=Path)
+    onnx.add_argument("out", type=Path)
+    onnx.add_argument("--size", type=int, nargs=2, default=[224, 224], metavar=("H", "W"))
+    onnx.set_defaults(func=_export_onnx)
+    info = commands.add_parser("info", help="print a checkpoint's header (config, label space, metrics)")
+    info.add_argument("weights", type=Path)
+    info.set_defaults(func=_info)
     return parser
 
 
@@ -68,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, ConfigError, OSError, KeyError, ValueError) as e:
+    except (CliError, ConfigError, OSError, KeyError, ValueError) as e:  # CheckpointError is a ValueError
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"m2h: error: {message}", file=sys.stderr)
         return 2

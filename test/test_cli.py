@@ -37,3 +37,31 @@ def test_bad_arguments_exit_nonzero_with_a_message(tmp_path):
         [sys.executable, "-m", "m2h_ros.cli", "labels", "list", "coco"], capture_output=True, text=True
     )
     assert run.returncode == 2 and "invalid choice: 'coco'" in run.stderr
+
+
+def test_convert_info_and_export_onnx(tmp_path, capsys):
+    import json
+
+    import torch
+
+    from m2h_ros.model.build import build_model
+    from m2h_ros.model.checkpoint import to_authors_layout
+
+    torch.save(to_authors_layout(build_model("m2h_small")), tmp_path / "authors.pt")
+    assert (
+        cli.main(
+            ["convert", str(tmp_path / "authors.pt"), str(tmp_path / "small.safetensors"), "--variant", "m2h_small"]
+        )
+        == 0
+    )
+    assert cli.main(["info", str(tmp_path / "small.safetensors")]) == 0
+    header = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert header["config"]["variant"] == "m2h_small" and header["training_data"]["converted_from"] == "authors.pt"
+    assert cli.main(["convert", str(tmp_path / "authors.pt"), str(tmp_path / "x.safetensors"), "--variant", "m2h"]) == 2
+    assert "does not match the network" in capsys.readouterr().err
+
+
+def test_missing_weights_file_is_one_line(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "m2h_ros.cli", "info", str(tmp_path / "nope.safetensors")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "no such weights file" in run.stderr

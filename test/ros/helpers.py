@@ -64,3 +64,35 @@ class Collector:
 
         self.node.destroy_node()
         rclpy.try_shutdown()
+
+
+def stamp_of(header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def make_header(t: float, frame_id: str = "camera_color_optical_frame"):
+    from builtin_interfaces.msg import Time
+    from std_msgs.msg import Header
+
+    return Header(stamp=Time(sec=int(t), nanosec=int(round((t % 1) * 1e9))), frame_id=frame_id)
+
+
+def make_image(rgb, t: float, encoding: str = "rgb8"):
+    """An Image message from an (H, W, 3) RGB array in the given colour encoding."""
+    import numpy as np
+
+    from m2h_ros.ros.conversions import array_to_image
+
+    arr = {"rgb8": rgb, "bgr8": rgb[..., ::-1], "mono8": rgb.mean(axis=2).astype(np.uint8),
+           "rgba8": np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]),
+           "bgra8": np.dstack([rgb[..., ::-1], np.full(rgb.shape[:2], 255, np.uint8)])}[encoding]  # fmt: skip
+    return array_to_image(arr, encoding, make_header(t))
+
+
+def make_camera_info(width: int, height: int, t: float, f: float | None = None):
+    from m2h_ros.geometry.cloud import Intrinsics
+    from m2h_ros.ros.conversions import camera_info_from_intrinsics
+
+    f = f if f is not None else 0.8 * width
+    K = Intrinsics(f, f, (width - 1) / 2, (height - 1) / 2, width, height)
+    return camera_info_from_intrinsics(K, make_header(t))

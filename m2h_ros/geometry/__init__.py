@@ -1,0 +1,1 @@
+"""Camera geometry: intrinsics and back-projection of predictions into semantic point clouds."""

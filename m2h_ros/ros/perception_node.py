@@ -1,0 +1,402 @@
+"""perception_node: camera image in; depth, semantics, normals, edges and a semantic cloud out.
+
+Topics (relative; remap or namespace them):
+
+    in   image (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8, mono8)   sensor-data QoS
+         camera_info (sensor_msgs/CameraInfo), paired with images by stamp
+    out  depth 32FC1 m (NaN invalid) · semantic 16SC1 (-1 unknown) · semantic_color rgb8 ·
+         semantic_overlay rgb8 · normals 32FC3 · normals_color rgb8 · edges 32FC1 · edges_color mono8 ·
+         camera_info · points (PointCloud2 x y z rgb label) · label_space (latched) · /diagnostics
+
+Every output carries the input image's header. Inference runs on a worker thread that always takes
+the newest frame; a frame that arrives while another waits replaces it and is counted as dropped.
+Outputs nobody subscribes to are not computed; with no subscriber at all the network does not run.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+from m2h_ros import labels as label_spaces
+from m2h_ros.config import check
+from m2h_ros.geometry.cloud import CloudOptions, Intrinsics, backproject
+from m2h_ros.ros import conversions as conv
+
+OUTPUTS = ("depth", "semantic", "semantic_color", "semantic_overlay", "normals", "normals_color", "edges",
+           "edges_color", "camera_info", "points")  # fmt: skip
+BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "m2h_lite_synthetic.safetensors"
+
+
+@dataclass
+class PerceptionConfig:
+    """The node's parameters (ROS parameter names are the field names; ``cloud.*`` for the cloud)."""
+
+    weights: str = ""  # empty: the bundled weights
+    device: str = "auto"
+    backend: str = "torch"
+    dtype: str = "fp32"
+    input_size: tuple[int, int] = (224, 224)
+    threads: int = 0
+    max_rate_hz: float = 0.0  # 0: as fast as frames come and the network allows
+    label_space: str = ""  # empty: the model's own; else publish labels remapped into this space
+    outputs: tuple[str, ...] = OUTPUTS
+    camera_info_tolerance_s: float = 0.02
+    max_input_pixels: int = 4096 * 4096
+    overlay_alpha: float = 0.4
+    diagnostics_period_s: float = 1.0
+    cloud: CloudOptions = field(default_factory=CloudOptions)
+
+    def __post_init__(self) -> None:
+        self.input_size, self.outputs = tuple(self.input_size), tuple(self.outputs)
+        check(self.device in ("auto", "cpu", "cuda"), "device", f"must be auto, cpu or cuda, got {self.device!r}")
+        check(
+            self.backend in ("torch", "onnxruntime"), "backend", f"must be torch or onnxruntime, got {self.backend!r}"
+        )
+        check(self.dtype in ("fp32", "fp16", "bf16"), "dtype", f"must be fp32, fp16 or bf16, got {self.dtype!r}")
+        check(len(self.input_size) == 2, "input_size", "must be [height, width]")
+        unknown = sorted(set(self.outputs) - set(OUTPUTS))
+        check(not unknown, "outputs", f"has unknown names {unknown}; known: {', '.join(OUTPUTS)}")
+        check(not self.label_space or self.label_space in label_spaces.LABEL_SPACES, "label_space",
+              f"must be empty or one of {', '.join(label_spaces.LABEL_SPACES)}, got {self.label_space!r}")  # fmt: skip
+        check(self.max_rate_hz >= 0, "max_rate_hz", f"must be >= 0, got {self.max_rate_hz}")
+        check(self.camera_info_tolerance_s >= 0, "camera_info_tolerance_s", "must be >= 0")
+        check(0 <= self.overlay_alpha <= 1, "overlay_alpha", f"must be within 0..1, got {self.overlay_alpha}")
+
+    @property
+    def weights_path(self) -> Path:
+        return Path(self.weights).expanduser() if self.weights else BUNDLED_WEIGHTS
+
+
+def _descriptor(text: str, lo=None, hi=None, read_only=True) -> ParameterDescriptor:
+    d = ParameterDescriptor(description=text, read_only=read_only)
+    if isinstance(lo, float) or isinstance(hi, float):
+        d.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi))]
+    elif lo is not None:
+        d.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=1)]
+    return d
+
+
+# name -> (description, range); defaults come from PerceptionConfig.
+PARAMETERS = {
+    "weights": ("checkpoint (.safetensors); empty: the bundled weights", None, None),
+    "device": ("auto, cpu or cuda", None, None),
+    "backend": ("torch or onnxruntime", None, None),
+    "dtype": ("fp32, fp16 or bf16 (fp16/bf16 on cuda only)", None, None),
+    "input_size": ("[height, width] the network runs at", None, None),
+    "threads": ("CPU threads for inference (0: library default)", 0, 256),
+    "max_rate_hz": ("most frames per second to process (0: unlimited)", 0.0, 1000.0),
+    "label_space": ("label space of the published labels (empty: the model's)", None, None),
+    "outputs": (f"outputs to publish, of: {', '.join(OUTPUTS)}", None, None),
+    "camera_info_tolerance_s": ("largest stamp difference for pairing camera_info with an image", 0.0, 10.0),
+    "max_input_pixels": ("larger images are rejected", 1, 2**31 - 1),
+    "overlay_alpha": ("weight of the label colours in semantic_overlay", 0.0, 1.0),
+    "diagnostics_period_s": ("period of /diagnostics", 0.1, 60.0),
+    "cloud.stride": ("keep every n-th pixel in each direction", 1, 64),
+    "cloud.min_range_m": ("nearest depth kept in the cloud", 0.0, 1000.0),
+    "cloud.max_range_m": ("farthest depth kept in the cloud", 0.0, 1000.0),
+    "cloud.voxel_size_m": ("voxel downsampling of the cloud (0: off)", 0.0, 10.0),
+}
+
+
+class Stats:
+    """Counters and recent timings for /diagnostics. Thread-safe."""
+
+    def __init__(self, window: int = 300):
+        self.lock = threading.Lock()
+        self.counts: collections.Counter = collections.Counter()
+        self.latency_ms: collections.deque = collections.deque(maxlen=window)
+        self.network_ms: collections.deque = collections.deque(maxlen=window)
+        self.arrivals: collections.deque = collections.deque(maxlen=window)
+        self.departures: collections.deque = collections.deque(maxlen=window)
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self.lock:
+            self.counts[key] += n
+
+    @staticmethod
+    def rate(stamps: collections.deque, now: float, horizon: float = 5.0) -> float:
+        recent = [t for t in stamps if now - t <= horizon]
+        return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 and recent[-1] > recent[0] else 0.0
+
+
+@dataclass
+class Frame:
+    header: object
+    rgb: np.ndarray
+    received: float
+
+
+class PerceptionNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("perception_node", **kwargs)
+        self.config = self._read_parameters()
+        from m2h_ros.inference.predictor import Predictor, PredictorConfig
+        from m2h_ros.model.checkpoint import load_checkpoint
+
+        model = load_checkpoint(self.config.weights_path)
+        self.predictor = Predictor(model, PredictorConfig(
+            device=self.config.device, dtype=self.config.dtype, backend=self.config.backend,
+            input_size=self.config.input_size, threads=self.config.threads))  # fmt: skip
+        model_space = label_spaces.get_label_space(model.config.label_space)
+        self.label_space = label_spaces.get_label_space(self.config.label_space or model_space.name)
+        # Model classes the label space calls invalid (void) are published as -1 (unknown).
+        table = label_spaces.remap_table(model_space, self.label_space)
+        table[sorted(model_space.invalid_labels)] = label_spaces.UNKNOWN
+        self.label_table = table.astype(np.int16)
+
+        reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        types = {"camera_info": CameraInfo, "points": PointCloud2}
+        self.pubs = {name: self.create_publisher(types.get(name, Image), name, reliable)
+                     for name in self.config.outputs}  # fmt: skip
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        from m2h_ros.msg import LabelSpace
+
+        self.label_pub = self.create_publisher(LabelSpace, "label_space", latched)
+        self.label_pub.publish(conv.label_space_to_msg(self.label_space, self._header_now()))
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+        self.camera_infos: collections.deque = collections.deque(maxlen=60)
+        self.stats = Stats()
+        self.slot: Frame | None = None
+        self.slot_cond = threading.Condition()
+        self.running = True
+        self.last_processed = 0.0
+        self.last_warning: dict[str, float] = {}
+        self.create_subscription(Image, "image", self._on_image, qos_profile_sensor_data)
+        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)
+        self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.worker = threading.Thread(target=self._work, name="m2h_inference", daemon=True)
+        self.worker.start()
+        self.get_logger().info(
+            f"ready: {self.config.weights_path.name} ({model.config.variant}), {self.predictor.device}/"
+            f"{self.config.backend}, input {self.config.input_size[0]}×{self.config.input_size[1]}, "
+            f"labels in {self.label_space.name}, outputs: {', '.join(self.config.outputs)}"
+        )
+
+    # -- parameters ---------------------------------------------------------------------------------
+    def _read_parameters(self) -> PerceptionConfig:
+        from m2h_ros.config import from_dict, to_dict
+
+        defaults = to_dict(PerceptionConfig())
+        flat = {k: v for k, v in defaults.items() if k != "cloud"} | {
+            f"cloud.{k}": v for k, v in defaults["cloud"].items()
+        }
+        values = {}
+        for name, (text, lo, hi) in PARAMETERS.items():
+            default = flat[name]
+            default = list(default) if isinstance(default, list | tuple) else default
+            read_only = name not in ("max_rate_hz",)
+            values[name] = self.declare_parameter(name, default, _descriptor(text, lo, hi, read_only)).value
+        nested = {k: v for k, v in values.items() if not k.startswith("cloud.")}
+        nested["cloud"] = {k.removeprefix("cloud."): v for k, v in values.items() if k.startswith("cloud.")}
+        return from_dict(PerceptionConfig, nested, source="perception_node parameters")
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        for p in params:
+            if p.name == "max_rate_hz":
+                if p.value < 0:
+                    return SetParametersResult(successful=False, reason="max_rate_hz must be >= 0")
+                self.config.max_rate_hz = float(p.value)
+        return SetParametersResult(successful=True)
+
+    # -- input --------------------------------------------------------------------------------------
+    def _warn(self, key: str, text: str, period_s: float = 5.0) -> None:
+        now = time.monotonic()
+        if now - self.last_warning.get(key, -1e9) >= period_s:
+            self.last_warning[key] = now
+            self.get_logger().warning(text)
+
+    def _reject(self, reason: str, detail: str) -> None:
+        self.stats.count(f"rejected_{reason}")
+        self._warn(f"reject_{reason}", f"rejected image: {detail} (counted as rejected_{reason} in /diagnostics)")
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self.camera_infos.append(msg)
+
+    def _on_image(self, msg: Image) -> None:
+        received = time.monotonic()
+        self.stats.count("frames_in")
+        with self.stats.lock:
+            self.stats.arrivals.append(received)
+        if msg.width * msg.height > self.config.max_input_pixels:
+            return self._reject("too_large", f"{msg.width}×{msg.height} exceeds max_input_pixels="
+                                f"{self.config.max_input_pixels}")  # fmt: skip
+        try:
+            rgb = conv.image_to_rgb8(msg)
+        except conv.ImageError as e:
+            reason = "encoding" if "encoding" in str(e) else "empty" if "empty" in str(e) else "layout"
+            return self._reject(reason, str(e))
+        with self.slot_cond:
+            if self.slot is not None:
+                self.stats.count("dropped")
+            self.slot = Frame(msg.header, rgb, received)
+            self.slot_cond.notify()
+
+    # -- work ---------------------------------------------------------------------------------------
+    def _take(self) -> Frame | None:
+        with self.slot_cond:
+            while self.running and self.slot is None:
+                self.slot_cond.wait(timeout=0.2)
+            frame, self.slot = self.slot, None
+        if frame is not None and self.config.max_rate_hz > 0:
+            wait = self.last_processed + 1.0 / self.config.max_rate_hz - time.monotonic()
+            if wait > 0:  # too early: hold it (a newer frame may replace it meanwhile)
+                time.sleep(wait)
+                with self.slot_cond:
+                    if self.slot is not None:
+                        self.stats.count("dropped")
+                        frame, self.slot = self.slot, None
+        return frame
+
+    def _work(self) -> None:
+        while self.running:
+            frame = self._take()
+            if frame is None:
+                continue
+            try:
+                self._process(frame)
+            except Exception as e:  # a bad frame must not stop the node
+                self.stats.count("errors")
+                self._warn("process", f"frame failed: {type(e).__name__}: {e}")
+
+    def _wanted(self, name: str) -> bool:
+        pub = self.pubs.get(name)
+        return pub is not None and pub.get_subscription_count() > 0
+
+    def _process(self, frame: Frame) -> None:
+        wanted = {name for name in self.pubs if self._wanted(name)}
+        if not wanted:
+            self.stats.count("idle")
+            return
+        self.last_processed = time.monotonic()
+        pred = self.predictor.predict(frame.rgb)
+        with self.stats.lock:
+            self.stats.network_ms.append(pred.timings_ms["network"])
+        header, publish = frame.header, lambda name, msg: self.pubs[name].publish(msg)
+        need_labels = wanted & {"semantic", "semantic_color", "semantic_overlay", "points"}
+        labels = np.where(pred.labels >= 0, self.label_table[np.clip(pred.labels, 0, len(self.label_table) - 1)], -1)
+        labels = labels.astype(np.int16) if need_labels else None
+        if "depth" in wanted:
+            publish(
+                "depth", conv.array_to_image(np.where(np.isfinite(pred.depth), pred.depth, np.nan), "32FC1", header)
+            )
+        if "semantic" in wanted:
+            publish("semantic", conv.array_to_image(labels, "16SC1", header))
+        if wanted & {"semantic_color", "semantic_overlay"}:
+            color = self.label_space.colorize(labels)
+            if "semantic_color" in wanted:
+                publish("semantic_color", conv.array_to_image(color, "rgb8", header))
+            if "semantic_overlay" in wanted:
+                a = self.config.overlay_alpha
+                overlay = (a * color + (1 - a) * frame.rgb).astype(np.uint8)
+                publish("semantic_overlay", conv.array_to_image(overlay, "rgb8", header))
+        if "normals" in wanted:
+            publish("normals", conv.array_to_image(pred.normals, "32FC3", header))
+        if "normals_color" in wanted:
+            publish("normals_color", conv.array_to_image(((pred.normals + 1) * 127.5).astype(np.uint8), "rgb8", header))
+        if "edges" in wanted:
+            publish("edges", conv.array_to_image(pred.edges, "32FC1", header))
+        if "edges_color" in wanted:
+            publish("edges_color", conv.array_to_image((pred.edges * 255).astype(np.uint8), "mono8", header))
+        if wanted & {"points", "camera_info"}:
+            K, template = self._intrinsics_for(frame)
+            if K is not None:
+                if "camera_info" in wanted:
+                    publish("camera_info", conv.camera_info_from_intrinsics(K, header, template))
+                if "points" in wanted:
+                    cloud = backproject(pred.depth, frame.rgb, labels, K, self.config.cloud)
+                    publish("points", conv.cloud_to_pointcloud2(cloud, header))
+        done = time.monotonic()
+        self.stats.count("frames_out")
+        with self.stats.lock:
+            self.stats.latency_ms.append((done - frame.received) * 1e3)
+            self.stats.departures.append(done)
+
+    def _intrinsics_for(self, frame: Frame) -> tuple[Intrinsics | None, CameraInfo | None]:
+        """The camera_info paired with this frame by stamp, as intrinsics; None (counted, logged) if none fits."""
+        stamp = frame.header.stamp.sec + frame.header.stamp.nanosec * 1e-9
+        infos = list(self.camera_infos)
+        if not infos:
+            self.stats.count("no_cloud_no_camera_info")
+            self._warn("no_info", "no camera_info received: publishing images only, no points or camera_info")
+            return None, None
+        best = min(infos, key=lambda m: abs(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 - stamp))
+        gap = abs(best.header.stamp.sec + best.header.stamp.nanosec * 1e-9 - stamp)
+        if gap > self.config.camera_info_tolerance_s:
+            self.stats.count("no_cloud_unpaired_camera_info")
+            self._warn("unpaired", f"no camera_info within {self.config.camera_info_tolerance_s} s of the image "
+                       f"stamp (nearest {gap:.3f} s): no points for this frame")  # fmt: skip
+            return None, None
+        h, w = frame.rgb.shape[:2]
+        if (best.width, best.height) != (w, h):
+            self.stats.count("rejected_camera_info_size")
+            self._warn("info_size", f"camera_info is {best.width}×{best.height} but the image is {w}×{h}: no points")
+            return None, None
+        try:
+            return conv.intrinsics_from_camera_info(best), best
+        except ValueError as e:
+            self.stats.count("rejected_camera_info_values")
+            self._warn("info_values", f"camera_info rejected: {e}: no points")
+            return None, None
+
+    # -- diagnostics --------------------------------------------------------------------------------
+    def _header_now(self):
+        from std_msgs.msg import Header
+
+        return Header(stamp=self.get_clock().now().to_msg())
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        with self.stats.lock:
+            counts = dict(self.stats.counts)
+            lat = np.array(self.stats.latency_ms) if self.stats.latency_ms else np.zeros(1)
+            net = np.array(self.stats.network_ms) if self.stats.network_ms else np.zeros(1)
+            in_hz, out_hz = Stats.rate(self.stats.arrivals, now), Stats.rate(self.stats.departures, now)
+        values = {
+            "input_rate_hz": f"{in_hz:.2f}", "output_rate_hz": f"{out_hz:.2f}",
+            "latency_p50_ms": f"{np.percentile(lat, 50):.1f}", "latency_p95_ms": f"{np.percentile(lat, 95):.1f}",
+            "latency_max_ms": f"{lat.max():.1f}", "network_p50_ms": f"{np.percentile(net, 50):.1f}",
+            "device": str(self.predictor.device), "backend": self.config.backend, "label_space": self.label_space.name,
+        }  # fmt: skip
+        for key in ("frames_in", "frames_out", "dropped", "idle", "errors"):
+            values[key] = str(counts.get(key, 0))
+        values |= {k: str(v) for k, v in sorted(counts.items()) if k.startswith(("rejected_", "no_cloud_"))}
+        rejected = sum(v for k, v in counts.items() if k.startswith("rejected_"))
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.WARN if rejected or counts.get("errors") else DiagnosticStatus.OK,
+            name=f"{self.get_name()}: perception", hardware_id=str(self.predictor.device),
+            message=f"{out_hz:.1f} Hz out, {counts.get('dropped', 0)} dropped, {rejected} rejected",
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        )  # fmt: skip
+        self.diag_pub.publish(DiagnosticArray(header=self._header_now(), status=[status]))
+
+    def destroy_node(self) -> None:
+        self.running = False
+        with self.slot_cond:
+            self.slot_cond.notify_all()
+        self.worker.join(timeout=5)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    from m2h_ros.ros.runner import run_nodes
+
+    run_nodes([PerceptionNode], args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Start nodes in one process with clean shutdown and one-line errors for bad configuration."""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+
+def run_nodes(node_classes: list, args: list[str] | None = None) -> None:
+    """rclpy.init (ROS arguments such as ``--ros-args --params-file F`` are honoured), build the
+    nodes, spin until Ctrl-C or shutdown. A configuration error exits with status 2 and one line."""
+    from m2h_ros.config import ConfigError
+    from m2h_ros.model.checkpoint import CheckpointError
+
+    rclpy.init(args=args)
+    nodes = []
+    try:
+        for cls in node_classes:
+            nodes.append(cls())
+        executor = MultiThreadedExecutor()
+        for node in nodes:
+            executor.add_node(node)
+        executor.spin()
+    except (ConfigError, CheckpointError, ValueError) as e:
+        print(f"[m2h_ros] configuration error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()

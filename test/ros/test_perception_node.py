@@ -1,0 +1,251 @@
+"""The perception node over real DDS: outputs, geometry, missing camera_info, bad input."""
+
+import time
+
+import numpy as np
+import pytest
+
+from .helpers import Collector, make_camera_info, make_image, stamp_of, start_python, stop
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+W, H = 64, 48
+IMAGE_OUTPUTS = {
+    "depth": ("32FC1", 4), "semantic": ("16SC1", 2), "semantic_color": ("rgb8", 3), "semantic_overlay": ("rgb8", 3),
+    "normals": ("32FC3", 12), "normals_color": ("rgb8", 3), "edges": ("32FC1", 4), "edges_color": ("mono8", 1),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A small model with random weights: the node's behaviour does not depend on trained weights."""
+    import torch
+
+    from m2h_ros.model.build import build_model
+    from m2h_ros.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    return save_checkpoint(build_model("m2h_lite"), tmp_path_factory.mktemp("weights") / "lite.safetensors")
+
+
+def start_node(env, weights, *params):
+    args = ["--ros-args", "-p", f"weights:={weights}", "-p", "input_size:=[56,56]", "-p", "diagnostics_period_s:=0.5"]
+    for p in params:
+        args += ["-p", p]
+    return start_python("m2h_ros.ros.perception_node", *args, env=env, module=True)
+
+
+def frames(n_max=400, with_info=True, period=0.15):
+    rgb = np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8)
+    for i in range(n_max):
+        t = 1000.0 + i * 0.1
+        yield make_image(rgb, t), (make_camera_info(W, H, t) if with_info else None)
+        time.sleep(period)
+
+
+def latest_diagnostics(collector):
+    msgs = collector.messages["/diagnostics"]
+    values = [{kv.key: kv.value for kv in s.values} for m in msgs for s in m.status if "perception" in s.name]
+    return values[-1] if values else {}
+
+
+def test_every_output_arrives_with_encoding_size_header_and_layout(ros_env, weights):
+    from m2h_ros.msg import LabelSpace
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+    from m2h_ros.ros.conversions import image_to_array, pointcloud2_to_cloud
+
+    node = start_node(ros_env, weights, "cloud.min_range_m:=0.0")  # random weights predict depths near 0
+    c = Collector()
+    try:
+        for name in IMAGE_OUTPUTS:
+            c.subscribe(name, Image)
+        c.subscribe("points", PointCloud2)
+        c.subscribe("camera_info", CameraInfo)
+        c.subscribe("label_space", LabelSpace, QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        image_pub = c.node.create_publisher(Image, "image", 10)
+        info_pub = c.node.create_publisher(CameraInfo, "camera_info", 10)
+        sent = {}
+        topics = [*IMAGE_OUTPUTS, "points", "label_space"]
+        for image, info in frames():
+            info_pub.publish(info)
+            image_pub.publish(image)
+            sent[stamp_of(image.header)] = image
+            if c.spin_until(lambda: all(c.messages[t] for t in topics), 0.1, node):
+                break
+        assert all(c.messages[t] for t in topics), ({t: len(c.messages[t]) for t in topics}, stop(node)[1])
+    finally:
+        c.close()
+        code, out = stop(node)
+    assert code == 0, out
+    assert "Traceback" not in out, out
+
+    by_stamp = {}
+    for name, (encoding, bytes_per_px) in IMAGE_OUTPUTS.items():
+        msg = c.messages[name][-1]
+        assert msg.encoding == encoding, name
+        assert (msg.width, msg.height, msg.step) == (W, H, W * bytes_per_px), name
+        assert msg.header.frame_id == "camera_color_optical_frame" and stamp_of(msg.header) in sent, name
+        by_stamp.setdefault(name, {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec: m for m in c.messages[name]})
+    depth = image_to_array(c.messages["depth"][-1])
+    assert np.isfinite(depth).all() and (depth > 0).all()
+    semantic = image_to_array(c.messages["semantic"][-1])
+    assert semantic.min() >= -1 and semantic.max() < 20
+    normals = image_to_array(c.messages["normals"][-1])
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=2), 1.0, atol=1e-4)
+
+    space = c.messages["label_space"][0]
+    assert space.name == "synthetic" and len(space.names) == 20 == len(space.colors)
+
+    info = c.messages["camera_info"][-1]
+    assert (info.width, info.height) == (W, H) and stamp_of(info.header) in sent
+
+    # Every point lies on the ray of its pixel, at that pixel's published depth.
+    cloud_msg = c.messages["points"][-1]
+    assert [(f.name, f.offset, f.datatype) for f in cloud_msg.fields] == [
+        ("x", 0, 7), ("y", 4, 7), ("z", 8, 7), ("rgb", 12, 6), ("label", 16, 5)]  # fmt: skip
+    assert cloud_msg.point_step == 20 and cloud_msg.height == 1
+    key = cloud_msg.header.stamp.sec * 10**9 + cloud_msg.header.stamp.nanosec
+    depth_same = image_to_array(by_stamp["depth"][key])
+    labels_same = image_to_array(by_stamp["semantic"][key])
+    cloud = pointcloud2_to_cloud(cloud_msg)
+    assert len(cloud) == W * H
+    f, cx, cy = 0.8 * W, (W - 1) / 2, (H - 1) / 2
+    u = cloud["x"] / cloud["z"] * f + cx
+    v = cloud["y"] / cloud["z"] * f + cy
+    ui, vi = np.round(u).astype(int), np.round(v).astype(int)
+    np.testing.assert_allclose(u, ui, atol=1e-3)
+    np.testing.assert_allclose(v, vi, atol=1e-3)
+    np.testing.assert_allclose(cloud["z"], depth_same[vi, ui], rtol=1e-6)
+    np.testing.assert_array_equal(cloud["label"], labels_same[vi, ui])
+    rgb = sent[stamp_of(cloud_msg.header)]
+    from m2h_ros.ros.conversions import image_to_rgb8
+
+    colors = image_to_rgb8(rgb)[vi, ui].astype(np.uint32)
+    np.testing.assert_array_equal(cloud["rgb"], (colors[:, 0] << 16) | (colors[:, 1] << 8) | colors[:, 2])
+
+
+def test_without_camera_info_images_still_flow_and_diagnostics_say_why(ros_env, weights):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image, PointCloud2
+
+    node = start_node(ros_env, weights)
+    c = Collector()
+    try:
+        c.subscribe("depth", Image)
+        c.subscribe("points", PointCloud2)
+        c.subscribe("/diagnostics", DiagnosticArray)
+        pub = c.node.create_publisher(Image, "image", 10)
+        for image, _ in frames(with_info=False):
+            pub.publish(image)
+            if c.spin_until(lambda: len(c.messages["depth"]) >= 3 and
+                            int(latest_diagnostics(c).get("no_cloud_no_camera_info", 0)) >= 3, 0.1, node):  # fmt: skip
+                break
+        assert len(c.messages["depth"]) >= 3, stop(node)[1]
+        assert not c.messages["points"]
+        assert int(latest_diagnostics(c)["no_cloud_no_camera_info"]) >= 3
+    finally:
+        c.close()
+        code, out = stop(node)
+    assert "no camera_info received" in out
+
+
+def _bad_images():
+    from sensor_msgs.msg import Image
+
+    from m2h_ros.ros.conversions import array_to_image
+
+    from .helpers import make_header
+
+    yield "encoding", Image(header=make_header(1.0), height=H, width=W, encoding="yuv422", step=W * 2,
+                            data=bytes(W * H * 2))  # fmt: skip
+    short_step = array_to_image(np.zeros((H, W, 3), np.uint8), "rgb8", make_header(2.0))
+    short_step.step = W  # smaller than width × 3
+    yield "layout", short_step
+    short_data = array_to_image(np.zeros((H, W, 3), np.uint8), "rgb8", make_header(3.0))
+    short_data.data = bytes(10)
+    yield "layout", short_data
+    empty = array_to_image(np.zeros((H, W, 3), np.uint8), "rgb8", make_header(4.0))
+    empty.height = empty.width = 0
+    empty.data = b""
+    yield "empty", empty
+    # Larger than max_input_pixels (set to 1e6 below); 8000×8000 is fed in-process in its own test.
+    yield "too_large", array_to_image(np.zeros((1000, 1200), np.uint8), "mono8", make_header(6.0))
+
+
+def test_bad_input_is_rejected_counted_and_the_node_keeps_running(ros_env, weights):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import CameraInfo, Image
+
+    node = start_node(ros_env, weights, "max_input_pixels:=1000000")
+    c = Collector()
+    try:
+        c.subscribe("depth", Image)
+        c.subscribe("/diagnostics", DiagnosticArray)
+        image_pub = c.node.create_publisher(Image, "image", 10)
+        info_pub = c.node.create_publisher(CameraInfo, "camera_info", 10)
+        assert c.spin_until(lambda: image_pub.get_subscription_count() > 0, 60, node), stop(node)[1]
+        tiny = make_image(np.full((1, 1, 3), 7, np.uint8), 7.0)
+        nan_info = make_camera_info(W, H, 8.0)
+        nan_info.k = [float("nan")] * 9
+        wrong_size = make_camera_info(2 * W, 2 * H, 9.0)
+        expected = {"rejected_encoding", "rejected_layout", "rejected_empty", "rejected_too_large",
+                    "rejected_camera_info_values", "rejected_camera_info_size"}  # fmt: skip
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            for _, msg in _bad_images():
+                image_pub.publish(msg)
+                c.spin_until(lambda: False, 0.05)
+            image_pub.publish(tiny)
+            info_pub.publish(nan_info)
+            image_pub.publish(make_image(np.zeros((H, W, 3), np.uint8), 8.0))
+            c.spin_until(lambda: False, 0.3)
+            info_pub.publish(wrong_size)
+            image_pub.publish(make_image(np.zeros((H, W, 3), np.uint8), 9.0))
+            if c.spin_until(lambda: expected <= set(latest_diagnostics(c)), 0.5, node):
+                break
+        diag = latest_diagnostics(c)
+        assert expected <= set(diag), (diag, stop(node)[1])
+        assert node.poll() is None, "the node must survive bad input"
+        assert any(m.width == 1 and m.height == 1 for m in c.messages["depth"]), "a 1×1 image is valid input"
+        assert int(diag["frames_out"]) >= 2
+    finally:
+        c.close()
+        code, out = stop(node)
+    assert code == 0 and "Traceback" not in out, out
+    for reason in ("unsupported input encoding 'yuv422'", "step 64 is smaller than width", "empty image",
+                   "exceeds max_input_pixels", "camera_info is 128×96 but the image is 64×48",
+                   "intrinsics must be finite"):  # fmt: skip
+        assert reason in out, reason
+
+
+def test_invalid_parameter_stops_with_one_clear_line(ros_env, weights):
+    node = start_node(ros_env, weights, "outputs:=[depth,holograms]")
+    code, out = stop(node, timeout=60) if node.wait(60) is not None else stop(node)
+    assert code == 2, out
+    assert "'outputs' has unknown names ['holograms']" in out and "Traceback" not in out
+
+
+def test_huge_image_is_rejected_before_decoding(ros_env, weights):
+    """An 8000×8000 frame, handed to the node's image callback in-process (64 MB is beyond what
+    default DDS delivers to a sensor-data subscription)."""
+    import rclpy
+    from rclpy.parameter import Parameter
+
+    from m2h_ros.ros.conversions import array_to_image
+    from m2h_ros.ros.perception_node import PerceptionNode
+
+    from .helpers import make_header
+
+    rclpy.init()
+    try:
+        node = PerceptionNode(parameter_overrides=[Parameter("weights", value=str(weights)),
+                                                   Parameter("input_size", value=[56, 56])])  # fmt: skip
+        node._on_image(array_to_image(np.zeros((8000, 8000), np.uint8), "mono8", make_header(1.0)))
+        node._on_image(make_image(np.zeros((1, 1, 3), np.uint8), 2.0))
+        assert node.stats.counts["rejected_too_large"] == 1
+        assert node.slot is not None and node.slot.rgb.shape == (1, 1, 3)  # the next frame is taken as usual
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
