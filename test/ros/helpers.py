@@ -74,7 +74,7 @@ def make_header(t: float, frame_id: str = "camera_color_optical_frame"):
     from builtin_interfaces.msg import Time
     from std_msgs.msg import Header
 
-    return Header(stamp=Time(sec=int(t), nanosec=int(round((t % 1) * 1e9))), frame_id=frame_id)
+    return Header(stamp=Time(sec=int(t), nanosec=round((t % 1) * 1e9)), frame_id=frame_id)
 
 
 def make_image(rgb, t: float, encoding: str = "rgb8"):

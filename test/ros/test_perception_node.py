@@ -148,7 +148,7 @@ def test_without_camera_info_images_still_flow_and_diagnostics_say_why(ros_env, 
     finally:
         c.close()
         code, out = stop(node)
-    assert "no camera_info received" in out
+    assert code == 0 and "no camera_info received" in out
 
 
 def _bad_images():
