@@ -75,6 +75,33 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_config(name: str) -> Path:
+    """A file of the package's config/ folder: the source tree's, else the installed share directory."""
+    here = Path(__file__).resolve().parents[1] / "config" / name
+    if here.is_file():
+        return here
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("m2h_ros")) / "config" / name
+
+
+def _run(args: argparse.Namespace) -> int:
+    from m2h_ros.ros.perception_node import PerceptionNode
+    from m2h_ros.ros.runner import run_nodes
+
+    config = args.config or default_config("perception.yaml")
+    if not config.is_file():
+        raise CliError(f"configuration file {config} does not exist")
+    ros_args = ["--ros-args", "--params-file", str(config), "-r", f"__ns:={args.namespace}"]
+    ros_args += ["-r", f"image:={args.image}", "-r", f"camera_info:={args.camera_info}"]
+    if args.weights:
+        ros_args += ["-p", f"weights:={args.weights}"]
+    if args.device:
+        ros_args += ["-p", f"device:={args.device}"]
+    run_nodes([PerceptionNode], ["m2h", *ros_args])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from m2h_ros.labels import LABEL_SPACES
 
@@ -107,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="print a checkpoint's header (config, label space, metrics)")
     info.add_argument("weights", type=Path)
     info.set_defaults(func=_info)
+
+    run = commands.add_parser("run", help="start the perception node (as the launch file does, without ROS launch)")
+    run.add_argument("--config", type=Path, help="ROS parameter file (default: config/perception.yaml)")
+    run.add_argument("--weights", type=Path, help="checkpoint (default: as in the config, else the bundled weights)")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--image", default="/camera/color/image_raw", help="input image topic")
+    run.add_argument("--camera-info", default="/camera/color/camera_info", help="input camera_info topic")
+    run.add_argument("--namespace", default="/m2h", help="namespace of the outputs (default: /m2h)")
+    run.set_defaults(func=_run)
     return parser
 
 

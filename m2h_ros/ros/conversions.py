@@ -81,6 +81,14 @@ def array_to_image(arr: np.ndarray, encoding: str, header: Header | None = None)
     return msg
 
 
+def header_at(seconds: float, frame_id: str = "") -> Header:
+    """A Header stamped ``seconds`` after the epoch."""
+    from builtin_interfaces.msg import Time
+
+    sec = int(seconds)
+    return Header(stamp=Time(sec=sec, nanosec=min(round((seconds - sec) * 1e9), 999_999_999)), frame_id=frame_id)
+
+
 def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
     """Intrinsics of a CameraInfo; ValueError for zero sizes, non-finite or non-positive focal lengths."""
     return Intrinsics.from_matrix(msg.k, msg.width, msg.height)

@@ -286,45 +286,49 @@ class PerceptionNode(Node):
         pred = self.predictor.predict(frame.rgb)
         with self.stats.lock:
             self.stats.network_ms.append(pred.timings_ms["network"])
-        header, publish = frame.header, lambda name, msg: self.pubs[name].publish(msg)
-        need_labels = wanted & {"semantic", "semantic_color", "semantic_overlay", "points"}
-        labels = np.where(pred.labels >= 0, self.label_table[np.clip(pred.labels, 0, len(self.label_table) - 1)], -1)
-        labels = labels.astype(np.int16) if need_labels else None
-        if "depth" in wanted:
-            publish(
-                "depth", conv.array_to_image(np.where(np.isfinite(pred.depth), pred.depth, np.nan), "32FC1", header)
-            )
-        if "semantic" in wanted:
-            publish("semantic", conv.array_to_image(labels, "16SC1", header))
-        if wanted & {"semantic_color", "semantic_overlay"}:
-            color = self.label_space.colorize(labels)
-            if "semantic_color" in wanted:
-                publish("semantic_color", conv.array_to_image(color, "rgb8", header))
-            if "semantic_overlay" in wanted:
-                a = self.config.overlay_alpha
-                overlay = (a * color + (1 - a) * frame.rgb).astype(np.uint8)
-                publish("semantic_overlay", conv.array_to_image(overlay, "rgb8", header))
-        if "normals" in wanted:
-            publish("normals", conv.array_to_image(pred.normals, "32FC3", header))
-        if "normals_color" in wanted:
-            publish("normals_color", conv.array_to_image(((pred.normals + 1) * 127.5).astype(np.uint8), "rgb8", header))
-        if "edges" in wanted:
-            publish("edges", conv.array_to_image(pred.edges, "32FC1", header))
-        if "edges_color" in wanted:
-            publish("edges_color", conv.array_to_image((pred.edges * 255).astype(np.uint8), "mono8", header))
-        if wanted & {"points", "camera_info"}:
-            K, template = self._intrinsics_for(frame)
-            if K is not None:
-                if "camera_info" in wanted:
-                    publish("camera_info", conv.camera_info_from_intrinsics(K, header, template))
-                if "points" in wanted:
-                    cloud = backproject(pred.depth, frame.rgb, labels, K, self.config.cloud)
-                    publish("points", conv.cloud_to_pointcloud2(cloud, header))
+        for name, msg in self.build_outputs(frame, pred, wanted).items():
+            self.pubs[name].publish(msg)
         done = time.monotonic()
         self.stats.count("frames_out")
         with self.stats.lock:
             self.stats.latency_ms.append((done - frame.received) * 1e3)
             self.stats.departures.append(done)
+
+    def build_outputs(self, frame: Frame, pred, wanted: set[str]) -> dict:
+        """The messages of the ``wanted`` outputs for one frame and its prediction."""
+        header, out = frame.header, {}
+        labels = None
+        if wanted & {"semantic", "semantic_color", "semantic_overlay", "points"}:
+            labels = self.label_table[np.clip(pred.labels, 0, len(self.label_table) - 1)]
+        if "depth" in wanted:
+            out["depth"] = conv.array_to_image(np.where(np.isfinite(pred.depth), pred.depth, np.nan), "32FC1", header)
+        if "semantic" in wanted:
+            out["semantic"] = conv.array_to_image(labels, "16SC1", header)
+        if wanted & {"semantic_color", "semantic_overlay"}:
+            color = self.label_space.colorize(labels)
+            if "semantic_color" in wanted:
+                out["semantic_color"] = conv.array_to_image(color, "rgb8", header)
+            if "semantic_overlay" in wanted:
+                a = self.config.overlay_alpha
+                overlay = (a * color + (1 - a) * frame.rgb).astype(np.uint8)
+                out["semantic_overlay"] = conv.array_to_image(overlay, "rgb8", header)
+        if "normals" in wanted:
+            out["normals"] = conv.array_to_image(pred.normals, "32FC3", header)
+        if "normals_color" in wanted:
+            out["normals_color"] = conv.array_to_image(((pred.normals + 1) * 127.5).astype(np.uint8), "rgb8", header)
+        if "edges" in wanted:
+            out["edges"] = conv.array_to_image(pred.edges, "32FC1", header)
+        if "edges_color" in wanted:
+            out["edges_color"] = conv.array_to_image((pred.edges * 255).astype(np.uint8), "mono8", header)
+        if wanted & {"points", "camera_info"}:
+            K, template = self._intrinsics_for(frame)
+            if K is not None:
+                if "camera_info" in wanted:
+                    out["camera_info"] = conv.camera_info_from_intrinsics(K, header, template)
+                if "points" in wanted:
+                    cloud = backproject(pred.depth, frame.rgb, labels, K, self.config.cloud)
+                    out["points"] = conv.cloud_to_pointcloud2(cloud, header)
+        return out
 
     def _intrinsics_for(self, frame: Frame) -> tuple[Intrinsics | None, CameraInfo | None]:
         """The camera_info paired with this frame by stamp, as intrinsics; None (counted, logged) if none fits."""

@@ -71,10 +71,9 @@ def stamp_of(header) -> float:
 
 
 def make_header(t: float, frame_id: str = "camera_color_optical_frame"):
-    from builtin_interfaces.msg import Time
-    from std_msgs.msg import Header
+    from m2h_ros.ros.conversions import header_at
 
-    return Header(stamp=Time(sec=int(t), nanosec=round((t % 1) * 1e9)), frame_id=frame_id)
+    return header_at(t, frame_id)
 
 
 def make_image(rgb, t: float, encoding: str = "rgb8"):

@@ -249,3 +249,37 @@ def test_huge_image_is_rejected_before_decoding(ros_env, weights):
         node.destroy_node()
     finally:
         rclpy.try_shutdown()
+
+
+def test_shipped_config_is_valid():
+    from m2h_ros.config import load
+    from m2h_ros.ros.perception_node import OUTPUTS, PerceptionConfig
+
+    from .helpers import REPO
+
+    cfg = load(PerceptionConfig, REPO / "config" / "perception.yaml", node="perception_node")
+    assert cfg.outputs == OUTPUTS and cfg.cloud.stride == 2 and cfg.input_size == (224, 224)
+
+
+def test_m2h_run_starts_the_node_with_the_config_file(ros_env, weights, tmp_path):
+    from sensor_msgs.msg import Image
+
+    from .helpers import REPO
+
+    config = tmp_path / "perception.yaml"
+    config.write_text((REPO / "config" / "perception.yaml").read_text().replace("[224, 224]", "[56, 56]"))
+    proc = start_python("m2h_ros.cli", "run", "--config", str(config), "--weights", str(weights),
+                        "--image", "/cam/image", env=ros_env, module=True)  # fmt: skip
+    c = Collector()
+    try:
+        c.subscribe("/m2h/semantic", Image)
+        pub = c.node.create_publisher(Image, "/cam/image", 10)
+        for image, _ in frames():
+            pub.publish(image)
+            if c.spin_until(lambda: c.messages["/m2h/semantic"], 0.1, proc):
+                break
+        assert c.messages["/m2h/semantic"], stop(proc)[1]
+    finally:
+        c.close()
+        code, out = stop(proc)
+    assert code == 0, out
