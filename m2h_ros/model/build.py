@@ -2,6 +2,7 @@
 
 - ``m2h``: the released M2H (ViT-S/14, C = 256), 81,540,240 parameters.
 - ``m2h_small``: the released lightweight decoder at C = 256 (M2H-small, about 33.77 M parameters).
+- ``mtmamba``: the MTMamba decoder (STM + CTM over SS2D) on the same DINOv2 backbone and heads interface.
 - ``m2h_lite``: the CPU real-time variant: a DINOv2-style ViT-Ti/14 and the lightweight decoder at
   C = 64, task features at stride 3.5 and one head upsampling stage; under 10 GMAC at 224×224, backbone included.
 """
@@ -15,7 +16,7 @@ from typing import Literal
 
 from m2h_ros.config import check
 from m2h_ros.model.backbone import BACKBONES, DinoV2Backbone
-from m2h_ros.model.m2h import M2H, M2HDecoder
+from m2h_ros.model.m2h import M2HDecoder, MTMambaHead, MultiTaskNet
 
 # Normalisation of the released M2H (mono_hydra's node); not ImageNet's.
 M2H_MEAN = (0.4803, 0.4800, 0.4723)
@@ -27,7 +28,7 @@ class ModelConfig:
     """Everything that defines a network. Stored in every checkpoint's header."""
 
     variant: str = "m2h"
-    decoder: Literal["m2h"] = "m2h"
+    decoder: Literal["m2h", "mtmamba"] = "m2h"
     backbone: str = "vit_small"
     pretrained: bool = False  # timm's pretrained DINOv2 weights (network access needed)
     backbone_weights: Path | None = None  # a local DINOv2 weights file: the offline path
@@ -45,6 +46,11 @@ class ModelConfig:
     aspp_dilations: tuple[int, ...] = (6, 12, 18)
     aspp_reduction: int = 1
     msf_upsample_last: bool = True  # False: task features at stride 3.5 instead of 1.75
+    # MTMamba decoder
+    d_state: int = 16
+    ssm_ratio: int = 2
+    drop_path: float = 0.2
+    scan_backend: Literal["auto", "cuda", "reference", "chunked"] = "auto"
     mean: tuple[float, float, float] = M2H_MEAN
     std: tuple[float, float, float] = M2H_STD
     label_space: str = "nyu40"
@@ -73,6 +79,9 @@ VARIANTS: dict[str, dict] = {
         "wmca_pool": True, "head_channels": (32,), "msf_upsample_last": False, "aspp_dilations": (6,), "aspp_reduction": 2,
         "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "label_space": "synthetic", "num_classes": 20,
     },
+    "mtmamba": {
+        "decoder": "mtmamba", "frozen_backbone": False, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225),
+    },
 }
 # fmt: on
 
@@ -84,17 +93,21 @@ def variant_config(variant: str, **overrides) -> ModelConfig:
     return ModelConfig(**{**VARIANTS[variant], "variant": variant, **overrides})
 
 
-def build_model(cfg: ModelConfig | str, **overrides) -> M2H:
+def build_model(cfg: ModelConfig | str, **overrides) -> MultiTaskNet:
     """Build the network of a config (or of a variant name, with overrides). Weights are random
     except the backbone's when ``pretrained`` or ``backbone_weights`` is set."""
     cfg = variant_config(cfg, **overrides) if isinstance(cfg, str) else dataclasses.replace(cfg, **overrides)
     backbone = DinoV2Backbone(cfg.backbone, cfg.pretrained, cfg.backbone_weights, cfg.frozen_backbone)
-    decoder = M2HDecoder(
-        backbone.embed_dim, cfg.channels, cfg.light, cfg.num_classes, cfg.wmca_layers, cfg.wmca_heads,
-        cfg.wmca_window, cfg.wmca_reduction, cfg.wmca_pool, cfg.head_channels, cfg.aspp_dilations, cfg.aspp_reduction,
-        cfg.msf_upsample_last,
-    )  # fmt: skip
-    model = M2H(backbone, decoder, cfg.min_depth)
+    if cfg.decoder == "mtmamba":
+        decoder = MTMambaHead(backbone.embed_dim, cfg.num_classes, cfg.d_state, cfg.ssm_ratio, cfg.drop_path,
+                              cfg.scan_backend)  # fmt: skip
+    else:
+        decoder = M2HDecoder(
+            backbone.embed_dim, cfg.channels, cfg.light, cfg.num_classes, cfg.wmca_layers, cfg.wmca_heads,
+            cfg.wmca_window, cfg.wmca_reduction, cfg.wmca_pool, cfg.head_channels, cfg.aspp_dilations,
+            cfg.aspp_reduction, cfg.msf_upsample_last,
+        )  # fmt: skip
+    model = MultiTaskNet(backbone, decoder, cfg.min_depth)
     model.config = cfg
     return model
 

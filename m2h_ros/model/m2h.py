@@ -1,4 +1,6 @@
-"""M2H: DINOv2 backbone → MSTR → per-task MSF → WMCA → GGFM (depth, semantics) → heads.
+"""The multi-task network: DINOv2 backbone and the M2H or MTMamba decoder.
+
+M2H: DINOv2 backbone → MSTR → per-task MSF → WMCA → GGFM (depth, semantics) → heads.
 
 Shapes at a 224×224 input with ViT-S/14 and C = 256 (the released model):
 tokens 16×16×384 → MSTR 256@64², 32², 16², 8² → MSF 256@128² per task → WMCA 256@128² →
@@ -75,14 +77,37 @@ class M2HDecoder(nn.Module):
         attended = dict(zip(TASKS, self.wmca([task[t] for t in TASKS])))
         for t in ("depth", "semseg"):
             attended[t] = self.ggfm[t](attended[t], task[t], self.unique[t](feats.tokens[-1]))
-        return {t: self.heads[t](attended[t]) for t in TASKS}
+        out = {t: self.heads[t](attended[t]) for t in TASKS}
+        out["normals"] = torch.tanh(out["normals"])  # M2H's normal head ends in tanh
+        return out
 
 
-class M2H(nn.Module):
-    """(B, 3, H, W) normalised RGB -> :class:`Outputs` at H × W.
+class MTMambaHead(nn.Module):
+    """:class:`Features` -> raw per-task outputs through the MTMamba decoder.
 
-    Output conventions as released: depth = ReLU(x) + min_depth; normals = L2-normalised tanh(x);
-    semantics and edges are logits. All four are resized bilinearly (align_corners=False) to the input.
+    The four MSTR reassembly levels (E/8@4h, E/4@2h, E/2@h, E@h/2; no projection to a common width)
+    stand in for the Swin stages MTMamba was designed on; outputs come out at 16h × 16w.
+    """
+
+    def __init__(self, embed_dim: int, num_classes: int = 41, d_state: int = 16, ssm_ratio: int = 2,
+                 drop_path: float = 0.2, scan_backend: str = "auto"):  # fmt: skip
+        super().__init__()
+        from m2h_ros.model.mtmamba import MTMambaDecoder
+
+        channels = tuple(embed_dim // 2 ** (3 - i) for i in range(4))
+        self.mstr = MSTR(embed_dim, channels, out_channels=None)
+        outputs = {"semseg": num_classes, "depth": 1, "normals": 3, "edges": 1}
+        self.mtmamba = MTMambaDecoder(channels, outputs, d_state, ssm_ratio, drop_path, scan_backend)
+
+    def forward(self, feats: Features) -> dict[str, torch.Tensor]:
+        return self.mtmamba(self.mstr(feats.tokens, feats.cls))
+
+
+class MultiTaskNet(nn.Module):
+    """(B, 3, H, W) normalised RGB -> :class:`Outputs` at H × W, for either decoder.
+
+    Output conventions of M2H: depth = ReLU(x) + min_depth; normals L2-normalised; semantics and
+    edges are logits. All four are resized bilinearly (align_corners=False) to the input.
     """
 
     def __init__(self, backbone: DinoV2Backbone, decoder: nn.Module, min_depth: float = 0.001):
@@ -94,7 +119,7 @@ class M2H(nn.Module):
     def forward(self, img: torch.Tensor) -> Outputs:
         raw = self.decoder(self.backbone(img))
         depth = F.relu(raw["depth"]) + self.min_depth
-        normals = F.normalize(torch.tanh(raw["normals"]), dim=1)
+        normals = F.normalize(raw["normals"], dim=1)
         size = img.shape[-2:]
         return Outputs(*(F.interpolate(x, size=size, mode="bilinear", align_corners=False)
                          for x in (depth, raw["semseg"], normals, raw["edges"])))  # fmt: skip

@@ -14,9 +14,14 @@ from m2h_ros.model.layers import ConvAct
 
 
 class MSTR(nn.Module):
-    """list of 4 × ((B, E, h, w), (B, E)) -> list of 4 × (B, C, 4h / 2h / h / ceil(h/2), ...)."""
+    """list of 4 × ((B, E, h, w), (B, E)) -> list of 4 × (B, C, 4h / 2h / h / ceil(h/2), ...).
 
-    def __init__(self, embed_dim: int, channels: tuple[int, ...], out_channels: int, separable: bool = False):
+    ``out_channels=None`` leaves each level at its reassembly width ``channels[i]`` (the MTMamba decoder
+    takes the pyramid that way).
+    """
+
+    def __init__(self, embed_dim: int, channels: tuple[int, ...], out_channels: int | None,
+                 separable: bool = False):  # fmt: skip
         super().__init__()
         self.readout = nn.ModuleList(nn.Sequential(nn.Linear(2 * embed_dim, embed_dim), nn.GELU()) for _ in channels)
         self.project = nn.ModuleList(ConvAct(embed_dim, c, 1, act=None, separable=separable) for c in channels)
@@ -28,8 +33,9 @@ class MSTR(nn.Module):
             nn.Conv2d(c3, c3, kernel_size=3, stride=2, padding=1),
         ])  # fmt: skip
         self.convs = nn.ModuleList(
-            ConvAct(c, out_channels, 3, padding=1, bias=False, act=None, separable=separable) for c in channels
-        )
+            ConvAct(c, out_channels, 3, padding=1, bias=False, act=None, separable=separable) if out_channels else
+            nn.Identity() for c in channels
+        )  # fmt: skip
 
     def forward(self, tokens: list[torch.Tensor], cls: list[torch.Tensor]) -> list[torch.Tensor]:
         out = []
