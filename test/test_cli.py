@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from m2h_ros import cli, labels
@@ -65,3 +66,15 @@ def test_missing_weights_file_is_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "m2h_ros.cli", "info", str(tmp_path / "nope.safetensors")],
                          capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 2 and run.stderr.strip().count("\n") == 0 and "no such weights file" in run.stderr
+
+
+@pytest.mark.slow
+def test_synth_bag_command(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "m2h_ros.cli", "synth", "bag", str(tmp_path / "home"), "--frames", "3",
+                          "--size", "64", "48", "--seed", "2"], capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "home" / "scene.json").is_file() and (tmp_path / "home_contact_sheet.png").is_file()
+    assert "3 frames" in run.stdout
+    again = subprocess.run([sys.executable, "-m", "m2h_ros.cli", "synth", "bag", str(tmp_path / "home")],
+                           capture_output=True, text=True)  # fmt: skip
+    assert again.returncode == 2 and "exists; choose a new bag directory" in again.stderr
