@@ -71,7 +71,7 @@ def generate_dataset(root, seeds: list[int], config: SynthConfig, workers: int =
     from m2h_ros.synth.writers import write_splits
 
     check(0 <= val_fraction < 1, "val_fraction", "must be within [0, 1)")
-    n_val = round(len(seeds) * val_fraction) if len(seeds) > 1 else 0
+    n_val = max(1, round(len(seeds) * val_fraction)) if val_fraction > 0 and len(seeds) > 1 else 0
     val_seeds = set(seeds[len(seeds) - n_val :])
     start = time.perf_counter()
     results = []
