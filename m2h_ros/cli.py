@@ -101,7 +101,7 @@ def _synth_bag(args: argparse.Namespace) -> int:
         raise CliError(f"{args.out} exists; choose a new bag directory")
     start = time.perf_counter()
     config = SynthConfig(width=args.size[0], height=args.size[1], frames_per_scene=args.frames, noise=args.noise)
-    scene, frames = render_scene(args.seed, config)
+    scene, frames = render_scene(args.seed, config, progress=True)
     write_bag(args.out, frames, scene.ground_truth(args.seed), args.rate, args.storage)
     sheet = contact_sheet(
         frames[:: max(1, len(frames) // 4)][:4], args.out.with_name(args.out.name + "_contact_sheet.png")

@@ -28,20 +28,25 @@ class SynthConfig:
         check(self.noise >= 0, "noise", "must be >= 0")
 
 
-def render_scene(seed: int, config: SynthConfig) -> tuple[Scene, list[Frame]]:
+def render_scene(seed: int, config: SynthConfig, progress: bool = False) -> tuple[Scene, list[Frame]]:
     """The home of ``seed`` and up to ``frames_per_scene`` frames along its camera walk."""
+    from tqdm import tqdm
+
     scene = Scene(seed).generate()
     renderer = Renderer(scene, n_lights=config.lights, noise=config.noise)
     K = intrinsics(config.width, config.height)
     frames = []
+    bar = tqdm(total=config.frames_per_scene, unit="frame", desc=f"scene {seed}", disable=not progress)
     # Ask for twice the frames: a few views are skipped, and short walks end early.
     for i, (R, t, room) in enumerate(trajectory(scene, 2 * config.frames_per_scene, config.step_m, seed)):
         n_objects, median_depth = view_score(renderer.tracer, renderer.A, R, t)
         if n_objects < config.min_objects or median_depth <= config.min_median_depth_m:
             continue
         frames.append(renderer.render(K, config.width, config.height, R, t, room, frame_seed=seed * 100_003 + i))
+        bar.update()
         if len(frames) == config.frames_per_scene:
             break
+    bar.close()
     return scene, frames
 
 
