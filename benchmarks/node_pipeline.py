@@ -59,7 +59,9 @@ def in_process_cost(weights: Path, reps: int = 30) -> dict:
     from m2h_ros.ros.perception_node import OUTPUTS, Frame, PerceptionNode
 
     rclpy.init()
-    node = PerceptionNode(parameter_overrides=[Parameter("weights", value=str(weights)), Parameter("threads", value=2)])
+    # Random weights predict depths near 0: keep every point so the cloud is built at full size.
+    node = PerceptionNode(parameter_overrides=[Parameter("weights", value=str(weights)), Parameter("threads", value=2),
+                                               Parameter("cloud.min_range_m", value=0.0)])  # fmt: skip
     try:
         image, info = camera(1.0)
         node.camera_infos.append(info)
