@@ -84,8 +84,8 @@ def _synth_dataset(args: argparse.Namespace) -> int:
     config = SynthConfig(width=args.size[0], height=args.size[1], frames_per_scene=args.frames, noise=args.noise)
     seeds = list(range(args.first_seed, args.first_seed + args.scenes))
     summary = generate_dataset(args.out, seeds, config, args.workers, args.val_fraction)
-    _, frames = render_scene(seeds[0], SynthConfig(width=config.width, height=config.height, frames_per_scene=4))
-    sheet = contact_sheet(frames, args.out / "contact_sheet.png")
+    _, frames = render_scene(seeds[0], SynthConfig(width=config.width, height=config.height, frames_per_scene=16))
+    sheet = contact_sheet(frames[::4], args.out / "contact_sheet.png")  # four views spread along the walk
     print(json.dumps(summary, indent=2))
     print(f"dataset: {args.out}  (contact sheet: {sheet})")
     return 0
