@@ -59,7 +59,9 @@ def test_convert_info_and_export_onnx(tmp_path, capsys):
     header = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert header["config"]["variant"] == "m2h_small" and header["training_data"]["converted_from"] == "authors.pt"
     assert cli.main(["convert", str(tmp_path / "authors.pt"), str(tmp_path / "x.safetensors"), "--variant", "m2h"]) == 2
-    assert "keys not in the M2H layout: mlt_head." in capsys.readouterr().err  # a lightweight layout is not the full one
+    assert (
+        "keys not in the M2H layout: mlt_head." in capsys.readouterr().err
+    )  # a lightweight layout is not the full one
 
 
 def test_missing_weights_file_is_one_line(tmp_path):

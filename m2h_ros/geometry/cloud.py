@@ -9,6 +9,7 @@ semantic_inference's ``labeled_cloud`` use: x, y, z float32, rgb uint32 packed 0
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,14 @@ def pack_rgb(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
+@functools.lru_cache(maxsize=8)
+def _ray_grid(K: Intrinsics, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """x/z and y/z of every kept pixel's ray, (H/stride, W/stride) each."""
+    u = (np.arange(0, K.width, stride, dtype=np.float32) - K.cx) / K.fx
+    v = (np.arange(0, K.height, stride, dtype=np.float32) - K.cy) / K.fy
+    return np.broadcast_to(u, (len(v), len(u))), np.broadcast_to(v[:, None], (len(v), len(u)))
+
+
 def backproject(depth: np.ndarray, rgb: np.ndarray, labels: np.ndarray, K: Intrinsics,
                 options: CloudOptions = CloudOptions()) -> np.ndarray:  # fmt: skip
     """(H, W) depth in metres, (H, W, 3) uint8 colour, (H, W) integer labels -> structured cloud (N,).
@@ -80,15 +89,15 @@ def backproject(depth: np.ndarray, rgb: np.ndarray, labels: np.ndarray, K: Intri
         raise ValueError(f"depth is {depth.shape[1]}×{depth.shape[0]} but the intrinsics are for {K.width}×{K.height}")
     s = options.stride
     z = depth[::s, ::s]
-    v, u = np.mgrid[0 : depth.shape[0] : s, 0 : depth.shape[1] : s]
     keep = np.isfinite(z) & (z >= options.min_range_m) & (z <= options.max_range_m)
-    z, u, v = z[keep].astype(np.float32), u[keep], v[keep]
-    cloud = np.empty(z.shape[0], dtype=CLOUD_DTYPE)
-    cloud["x"] = (u - K.cx) * z / K.fx
-    cloud["y"] = (v - K.cy) * z / K.fy
-    cloud["z"] = z
-    cloud["rgb"] = pack_rgb(rgb[v, u])
-    cloud["label"] = labels[v, u]
+    xr, yr = _ray_grid(K, s)
+    zk = z[keep].astype(np.float32)
+    cloud = np.empty(zk.shape[0], dtype=CLOUD_DTYPE)
+    cloud["x"] = xr[keep] * zk
+    cloud["y"] = yr[keep] * zk
+    cloud["z"] = zk
+    cloud["rgb"] = pack_rgb(rgb[::s, ::s][keep])
+    cloud["label"] = labels[::s, ::s][keep]
     if options.voxel_size_m > 0:
         cloud = voxel_downsample(cloud, options.voxel_size_m)
     return cloud

@@ -309,8 +309,8 @@ class PerceptionNode(Node):
             if "semantic_color" in wanted:
                 out["semantic_color"] = conv.array_to_image(color, "rgb8", header)
             if "semantic_overlay" in wanted:
-                a = self.config.overlay_alpha
-                overlay = (a * color + (1 - a) * frame.rgb).astype(np.uint8)
+                a = round(self.config.overlay_alpha * 256)  # integer blend: a/256 of the label colour
+                overlay = ((a * color.astype(np.uint16) + (256 - a) * frame.rgb) >> 8).astype(np.uint8)
                 out["semantic_overlay"] = conv.array_to_image(overlay, "rgb8", header)
         if "normals" in wanted:
             out["normals"] = conv.array_to_image(pred.normals, "32FC3", header)
