@@ -51,7 +51,7 @@ def camera(t: float):
     return array_to_image(rgb, "rgb8", header), camera_info_from_intrinsics(K, header)
 
 
-def in_process_cost(weights: Path, reps: int = 30) -> dict:
+def in_process_cost(weights: Path, stride: int, reps: int = 30) -> dict:
     import rclpy
     from rclpy.parameter import Parameter
 
@@ -61,7 +61,8 @@ def in_process_cost(weights: Path, reps: int = 30) -> dict:
     rclpy.init()
     # Random weights predict depths near 0: keep every point so the cloud is built at full size.
     node = PerceptionNode(parameter_overrides=[Parameter("weights", value=str(weights)), Parameter("threads", value=2),
-                                               Parameter("cloud.min_range_m", value=0.0)])  # fmt: skip
+                                               Parameter("cloud.min_range_m", value=0.0),
+                                               Parameter("cloud.stride", value=stride)])  # fmt: skip
     try:
         image, info = camera(1.0)
         node.camera_infos.append(info)
@@ -97,7 +98,7 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def end_to_end(weights: Path, duration_s: float, rate_hz: float = 30.0) -> dict:
+def end_to_end(weights: Path, duration_s: float, stride: int, rate_hz: float = 30.0) -> dict:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -106,7 +107,7 @@ def end_to_end(weights: Path, duration_s: float, rate_hz: float = 30.0) -> dict:
     os.environ.update(env)
     node = subprocess.Popen(
         [sys.executable, "-m", "m2h_ros.ros.perception_node", "--ros-args", "-p", f"weights:={weights}",
-         "-p", "threads:=2", "-p", "cloud.min_range_m:=0.0"],
+         "-p", "threads:=2", "-p", "cloud.min_range_m:=0.0", "-p", f"cloud.stride:={stride}"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     rclpy.init()
@@ -178,12 +179,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of 30 Hz input (default 120)")
     parser.add_argument("--weights", type=Path, help="checkpoint (default: m2h_lite with random weights)")
+    parser.add_argument("--stride", type=int, default=2, help="cloud stride (2 as in config/perception.yaml)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights or random_weights(Path(tmp))
-        result = {"in_process_640x480_ms": in_process_cost(weights)}
+        result = {"cloud_stride": args.stride, "in_process_640x480_ms": in_process_cost(weights, args.stride)}
         print(json.dumps(result, indent=2), flush=True)
-        result["end_to_end_30hz_640x480"] = end_to_end(weights, args.duration)
+        result["end_to_end_30hz_640x480"] = end_to_end(weights, args.duration, args.stride)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "node_pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["end_to_end_30hz_640x480"], indent=2))
