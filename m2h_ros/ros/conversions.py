@@ -89,6 +89,11 @@ def header_at(seconds: float, frame_id: str = "") -> Header:
     return Header(stamp=Time(sec=sec, nanosec=min(round((seconds - sec) * 1e9), 999_999_999)), frame_id=frame_id)
 
 
+def stamp_seconds(header: Header) -> float:
+    """The header's stamp in seconds (the inverse of :func:`header_at`)."""
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
 def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
     """Intrinsics of a CameraInfo; ValueError for zero sizes, non-finite or non-positive focal lengths."""
     return Intrinsics.from_matrix(msg.k, msg.width, msg.height)

@@ -332,14 +332,13 @@ class PerceptionNode(Node):
 
     def _intrinsics_for(self, frame: Frame) -> tuple[Intrinsics | None, CameraInfo | None]:
         """The camera_info paired with this frame by stamp, as intrinsics; None (counted, logged) if none fits."""
-        stamp = frame.header.stamp.sec + frame.header.stamp.nanosec * 1e-9
+        stamp = conv.stamp_seconds(frame.header)
         infos = list(self.camera_infos)
         if not infos:
             self.stats.count("no_cloud_no_camera_info")
             self._warn("no_info", "no camera_info received: publishing images only, no points or camera_info")
             return None, None
-        best = min(infos, key=lambda m: abs(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 - stamp))
-        gap = abs(best.header.stamp.sec + best.header.stamp.nanosec * 1e-9 - stamp)
+        gap, best = min(((abs(conv.stamp_seconds(m.header) - stamp), m) for m in infos), key=lambda pair: pair[0])
         if gap > self.config.camera_info_tolerance_s:
             self.stats.count("no_cloud_unpaired_camera_info")
             self._warn("unpaired", f"no camera_info within {self.config.camera_info_tolerance_s} s of the image "

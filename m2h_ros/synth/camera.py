@@ -163,7 +163,7 @@ def trajectory(scene, n_frames=100, step=0.12, seed=0):
     v = ndimage.gaussian_filter1d(0.5 * vm + 0.8 * vc, 25, axis=0, mode="nearest")
     yaw_look = np.unwrap(np.arctan2(v[:, 1], v[:, 0]))
     poses = []
-    for _k, i in enumerate(idx):
+    for i in idx:
         sk = s[i]
         yaw = yaw_look[i] + 0.5 * np.sin(0.35 * sk + ph[0]) + 0.2 * np.sin(0.9 * sk + ph[1])
         pitch = np.deg2rad(-12 + 8 * np.sin(0.5 * sk + ph[2]))
@@ -171,10 +171,7 @@ def trajectory(scene, n_frames=100, step=0.12, seed=0):
         z = 1.35 + 0.15 * np.sin(0.25 * sk + ph[1]) + 0.01 * np.sin(6 * sk)
         R = look_rotation(yaw, pitch, roll)
         x, y = P[i]
-        rid = next(
-            (r["id"] for r in scene.rooms if r["rect"][0] <= x < r["rect"][2] and r["rect"][1] <= y < r["rect"][3]), -1
-        )
-        poses.append((R, np.array([x, y, z]), rid))
+        poses.append((R, np.array([x, y, z]), rid_of(x, y)))
     return poses
 
 

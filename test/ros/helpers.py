@@ -67,7 +67,9 @@ class Collector:
 
 
 def stamp_of(header) -> float:
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
+    from m2h_ros.ros.conversions import stamp_seconds
+
+    return stamp_seconds(header)
 
 
 def make_header(t: float, frame_id: str = "camera_color_optical_frame"):
