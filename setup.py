@@ -11,7 +11,7 @@ from setuptools import find_packages, setup
 
 extras = {
     "onnx": ["onnx", "onnxruntime"],
-    "synth": ["open3d-cpu", "numba", "scipy"],
+    "synth": ["open3d-cpu", "numba"],
     "bags": ["rosbags"],
     "scene_graph": ["open3d-cpu", "spark-dsg==1.1.3"],
     "mamba": ["mamba-ssm"],  # CUDA machines only; builds from source
@@ -37,6 +37,7 @@ setup(
         "tqdm",
         "matplotlib",
         "opencv-python-headless",
+        "scipy",
     ],
     extras_require=extras,
     entry_points={"console_scripts": ["m2h = m2h_ros.cli:main"]},

@@ -1,10 +1,12 @@
-"""Start the perception node on a camera.
+"""Start the perception node on a camera, and optionally the scene-graph node on its cloud.
 
     ros2 launch m2h_ros perception.launch.py image:=/camera/color/image_raw \
-        camera_info:=/camera/color/camera_info weights:=/path/to/model.safetensors device:=cuda
+        camera_info:=/camera/color/camera_info weights:=/path/to/model.safetensors device:=cuda \
+        scene_graph:=true pose:=/camera/pose
 """
 
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
@@ -22,6 +24,9 @@ def generate_launch_description():
         DeclareLaunchArgument("image", default_value="/camera/color/image_raw"),
         DeclareLaunchArgument("camera_info", default_value="/camera/color/camera_info"),
         DeclareLaunchArgument("namespace", default_value="m2h", description="namespace of the outputs"),
+        DeclareLaunchArgument("scene_graph", default_value="false", description="also start scene_graph_node"),
+        DeclareLaunchArgument("pose", default_value="/camera/pose",
+                              description="camera PoseStamped topic (scene_graph_node, pose_source pose)"),
         Node(
             package="m2h_ros",
             executable="perception_node",
@@ -30,5 +35,15 @@ def generate_launch_description():
             remappings=[("image", arg("image")), ("camera_info", arg("camera_info"))],
             output="screen",
             emulate_tty=True,
+        ),
+        Node(
+            package="m2h_ros",
+            executable="scene_graph_node",
+            namespace=arg("namespace"),
+            parameters=[arg("config")],
+            remappings=[("pose", arg("pose"))],
+            output="screen",
+            emulate_tty=True,
+            condition=IfCondition(arg("scene_graph")),
         ),
     ])  # fmt: skip

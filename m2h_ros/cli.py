@@ -44,11 +44,20 @@ def _labels_list(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from m2h_ros.model.checkpoint import convert_authors_checkpoint, save_checkpoint
+    import torch
 
-    model = convert_authors_checkpoint(args.src, args.variant)
-    save_checkpoint(model, args.out, training_data={"converted_from": args.src.name})
-    print(f"{args.src} -> {args.out} ({sum(p.numel() for p in model.parameters()):,} parameters, {args.variant})")
+    from m2h_ros.model.checkpoint import convert_authors_checkpoint, load_checkpoint, read_header, save_checkpoint
+
+    if args.src.suffix == ".safetensors":  # one of ours: keep its header, change the storage type
+        header = read_header(args.src)
+        model, training_data, metrics = load_checkpoint(args.src), header["training_data"], header["metrics"]
+    else:
+        model, training_data, metrics = convert_authors_checkpoint(args.src, args.variant), {}, {}
+        training_data["converted_from"] = args.src.name
+    dtype = torch.float16 if args.fp16 else None
+    save_checkpoint(model, args.out, training_data=training_data, metrics=metrics, dtype=dtype)
+    print(f"{args.src} -> {args.out} ({sum(p.numel() for p in model.parameters()):,} parameters, "
+          f"{model.config.variant}{', float16' if args.fp16 else ''}, {args.out.stat().st_size / 1e6:.1f} MB)")  # fmt: skip
     return 0
 
 
@@ -112,6 +121,83 @@ def _synth_bag(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from m2h_ros.config import load
+    from m2h_ros.train.trainer import TrainConfig, train
+
+    cfg = load(TrainConfig, args.config)
+    for key in ("out_dir", "iterations"):
+        if getattr(args, key) is not None:
+            setattr(cfg, key, getattr(args, key))
+    cfg.resume = cfg.resume or args.resume
+    result = train(cfg)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import json
+
+    from m2h_ros.eval.evaluate import eval_dataset, evaluate, format_metrics
+    from m2h_ros.eval.metrics import delta_m
+    from m2h_ros.inference.predictor import resolve_device
+    from m2h_ros.model.checkpoint import load_checkpoint
+
+    device = resolve_device(args.device)
+    model = load_checkpoint(args.weights, map_location=device)
+    dataset = eval_dataset(model, args.data, args.split, args.file_label_space)
+    metrics = evaluate(model, dataset, device, args.batch_size)
+    result = {"weights": str(args.weights), "data": str(args.data), "split": args.split, "frames": len(dataset),
+              **metrics}  # fmt: skip
+    print(f"{args.weights} on {args.data} ({args.split}, {len(dataset)} frames)")
+    print(format_metrics(metrics))
+    if args.baseline:
+        baseline = json.loads(args.baseline.read_text())
+        result["delta_m"] = delta_m(metrics, baseline)
+        print(f"Δm vs {args.baseline}: {result['delta_m']:+.2f}%")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"metrics: {args.json}")
+    return 0
+
+
+def _bag_eval(args: argparse.Namespace) -> int:
+    from m2h_ros.ros.bag_eval import BagError, BagEvalConfig, evaluate_bag
+
+    cfg = BagEvalConfig(rate=args.rate, config=args.config, weights=args.weights, device=args.device)
+    out = args.out or Path("out") / f"eval_{args.bag.name}"
+    try:
+        report = evaluate_bag(args.bag, out, cfg)
+    except BagError as e:
+        raise CliError(str(e)) from None
+    print(headline(report))
+    print(f"report: {out / 'report.md'} (figures and report.json beside it)")
+    return 0 if report["timing"]["frames_answered"] else 2
+
+
+def headline(report: dict) -> str:
+    """The report's main figures in a few lines."""
+    t = report["timing"]
+    lines = [f"frames: {t['frames_sent']} sent, {t['frames_answered']} answered ({t['drop_rate']:.0%} dropped); "
+             f"latency p50 {t['latency_p50_ms']:.0f} ms, p95 {t['latency_p95_ms']:.0f} ms; "
+             f"{t['throughput_hz']:.1f} frames/s"]  # fmt: skip
+    if "metrics" in report:
+        m = report["metrics"]
+        lines.append(f"semantic mIoU {m['semseg']['mIoU']:.1f}%  depth AbsRel {m['depth']['abs_rel']:.3f} "
+                     f"RMSE {m['depth']['rmse']:.2f} m  normals mean {m['normals']['mean']:.1f}°  "
+                     f"edges odsF {m['edges']['odsF']:.1f}%")  # fmt: skip
+    sg = report.get("scene_graph", {})
+    if "objects" in sg:
+        o, r = sg["objects"], sg["rooms"]
+        lines.append(f"scene graph: objects P {o['precision']:.2f} R {o['recall']:.2f} "
+                     f"({o['estimated']} found, {o['ground_truth']} seen); rooms {r['estimated']} of {r['ground_truth']}")  # fmt: skip
+    lines += [f"note: {n}" for n in report.get("notes", [])]
+    return "\n".join(lines)
+
+
 def default_config(name: str) -> Path:
     """A file of the package's config/ folder: the source tree's, else the installed share directory."""
     here = Path(__file__).resolve().parents[1] / "config" / name
@@ -125,17 +211,18 @@ def default_config(name: str) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from m2h_ros.ros.perception_node import PerceptionNode
     from m2h_ros.ros.runner import run_nodes
+    from m2h_ros.ros.scene_graph_node import SceneGraphNode
 
     config = args.config or default_config("perception.yaml")
     if not config.is_file():
         raise CliError(f"configuration file {config} does not exist")
     ros_args = ["--ros-args", "--params-file", str(config), "-r", f"__ns:={args.namespace}"]
-    ros_args += ["-r", f"image:={args.image}", "-r", f"camera_info:={args.camera_info}"]
+    ros_args += ["-r", f"image:={args.image}", "-r", f"camera_info:={args.camera_info}", "-r", f"pose:={args.pose}"]
     if args.weights:
         ros_args += ["-p", f"weights:={args.weights}"]
     if args.device:
         ros_args += ["-p", f"device:={args.device}"]
-    run_nodes([PerceptionNode], ["m2h", *ros_args])
+    run_nodes([PerceptionNode, SceneGraphNode] if args.scene_graph else [PerceptionNode], ["m2h", *ros_args])
     return 0
 
 
@@ -158,10 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from m2h_ros.model.build import VARIANTS
 
-    conv = commands.add_parser("convert", help="convert the authors' M2H .pt state dict to a checkpoint")
-    conv.add_argument("src", type=Path, help="the authors' .pt file (read with weights_only=True)")
+    conv = commands.add_parser(
+        "convert", help="convert the authors' M2H .pt state dict (or a checkpoint) to a checkpoint"
+    )
+    conv.add_argument("src", type=Path, help="the authors' .pt file (read with weights_only=True) or a .safetensors")
     conv.add_argument("out", type=Path, help="output .safetensors")
-    conv.add_argument("--variant", default="m2h", choices=list(VARIANTS))
+    conv.add_argument("--variant", default="m2h", choices=list(VARIANTS), help="variant of an authors' .pt")
+    conv.add_argument("--fp16", action="store_true", help="store float16 (half the size; loads as float32)")
     conv.set_defaults(func=_convert)
     onnx = commands.add_parser("export-onnx", help="export a checkpoint to ONNX and check it against torch")
     onnx.add_argument("weights", type=Path)
@@ -172,14 +262,58 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("weights", type=Path)
     info.set_defaults(func=_info)
 
-    run = commands.add_parser("run", help="start the perception node (as the launch file does, without ROS launch)")
+    tr = commands.add_parser(
+        "train", help="train a network (multi-GPU: torchrun --nproc_per_node N -m m2h_ros.cli train)"
+    )
+    tr.add_argument(
+        "--config", type=Path, required=True, help="training YAML (see config/train_m2h_lite_synthetic.yaml)"
+    )
+    tr.add_argument("--out-dir", type=Path, help="run directory (overrides out_dir)")
+    tr.add_argument("--iterations", type=int, help="overrides iterations")
+    tr.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
+    tr.set_defaults(func=_train)
+    ev = commands.add_parser("eval", help="pooled multi-task metrics of a checkpoint on a dataset split")
+    ev.add_argument("--weights", type=Path, required=True)
+    ev.add_argument("--data", type=Path, required=True, help="dataset root in the NYUDv2 multi-task layout")
+    ev.add_argument("--split", default="val")
+    ev.add_argument(
+        "--file-label-space",
+        default="nyu40",
+        choices=list(LABEL_SPACES),
+        help="label space of the ids in segmentation/*.png",
+    )
+    ev.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ev.add_argument("--batch-size", type=int, default=4)
+    ev.add_argument("--json", type=Path, help="write the metrics here")
+    ev.add_argument("--baseline", type=Path, help="metrics JSON of a baseline: also print Δm")
+    ev.set_defaults(func=_eval)
+
+    run = commands.add_parser("run", help="start the perception (and scene-graph) node as the launch file does")
     run.add_argument("--config", type=Path, help="ROS parameter file (default: config/perception.yaml)")
     run.add_argument("--weights", type=Path, help="checkpoint (default: as in the config, else the bundled weights)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
     run.add_argument("--image", default="/camera/color/image_raw", help="input image topic")
     run.add_argument("--camera-info", default="/camera/color/camera_info", help="input camera_info topic")
     run.add_argument("--namespace", default="/m2h", help="namespace of the outputs (default: /m2h)")
+    run.add_argument("--scene-graph", action="store_true", help="also start the scene-graph node")
+    run.add_argument("--pose", default="/camera/pose", help="camera PoseStamped topic for the scene-graph node")
     run.set_defaults(func=_run)
+
+    bags = commands.add_parser("bag", help="rosbag2 tools")
+    bag_cmds = bags.add_subparsers(dest="bag_command", required=True, metavar="ACTION")
+    be = bag_cmds.add_parser("eval", help="replay a bag through the nodes and compare with its ground truth")
+    be.add_argument("bag", type=Path, help="rosbag2 directory (MCAP or sqlite3)")
+    be.add_argument("--out", type=Path, help="report directory (default: out/eval_<bag name>)")
+    be.add_argument("--config", type=Path, help="node parameter file (default: config/perception.yaml)")
+    be.add_argument("--weights", type=Path, help="checkpoint (default: the bundled weights)")
+    be.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    be.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="multiple of the recorded rate; 0 (default): each frame once the previous one is answered",
+    )
+    be.set_defaults(func=_bag_eval)
 
     synth = commands.add_parser("synth", help="procedural homes with exact ground truth")
     synth_cmds = synth.add_subparsers(dest="synth_command", required=True, metavar="ACTION")

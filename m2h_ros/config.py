@@ -3,7 +3,8 @@
 Each concern (model, predictor, perception node, scene graph, training) has one dataclass whose
 defaults are the documented defaults. ``load(Cls, path)`` reads a YAML file; ``from_dict`` does the
 same for a mapping. Files may be plain YAML or ROS 2 parameter files: with ``node=...`` the
-``<node>: ros__parameters:`` section is read, so launch files and ``m2h run`` share one file.
+``<node>: ros__parameters:`` section is read (the key may carry a namespace or the ``/**/`` wildcard
+that lets the file apply in any namespace), so launch files and ``m2h run`` share one file.
 
 Supported field types: bool, int, float, str, Path, Literal[...], Optional[...], tuple[...],
 list[...], dict[str, ...] and nested dataclasses. Range and consistency checks live in each
@@ -37,7 +38,8 @@ def load(cls: type[T], path: str | Path, node: str | None = None) -> T:
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if node is not None:
-        section = data.get(node, {}) if isinstance(data, dict) else None
+        keys = [k for k in data if str(k).rsplit("/", 1)[-1] == node] if isinstance(data, dict) else []
+        section = data[keys[0]] if keys else {} if isinstance(data, dict) else None
         if not isinstance(section, dict) or not isinstance(section.get("ros__parameters", {}), dict):
             raise ConfigError(f"{path}: expected '{node}: ros__parameters:' mapping")
         data = section.get("ros__parameters", {})
@@ -99,7 +101,7 @@ def _convert(tp: Any, value: Any, source: str, key: str) -> Any:
     if tp is Any:
         return value
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
+        if (value is None or value == "") and type(None) in args:  # "": unset, as in ROS parameter files
             return None
         options = [a for a in args if a is not type(None)]
         errors = []

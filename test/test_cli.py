@@ -80,3 +80,23 @@ def test_synth_bag_command(tmp_path):
     again = subprocess.run([sys.executable, "-m", "m2h_ros.cli", "synth", "bag", str(tmp_path / "home")],
                            capture_output=True, text=True)  # fmt: skip
     assert again.returncode == 2 and "exists; choose a new bag directory" in again.stderr
+
+
+def test_convert_our_checkpoint_to_float16_keeps_header_and_outputs(tmp_path, capsys):
+    import torch
+
+    from m2h_ros.model.build import build_model
+    from m2h_ros.model.checkpoint import load_checkpoint, read_header, save_checkpoint
+
+    torch.manual_seed(0)
+    src = save_checkpoint(build_model("m2h_lite"), tmp_path / "lite.safetensors", metrics={"semseg": {"mIoU": 1.0}})
+    assert cli.main(["convert", str(src), str(tmp_path / "half.safetensors"), "--fp16"]) == 0
+    assert "float16" in capsys.readouterr().out
+    half = tmp_path / "half.safetensors"
+    assert half.stat().st_size < 0.55 * src.stat().st_size
+    assert read_header(half)["metrics"] == {"semseg": {"mIoU": 1.0}}
+    a, b = load_checkpoint(src).eval(), load_checkpoint(half).eval()
+    assert next(b.parameters()).dtype == torch.float32
+    x = torch.randn(1, 3, 56, 56)
+    with torch.no_grad():
+        torch.testing.assert_close(b(x).depth, a(x).depth, rtol=1e-2, atol=1e-2)

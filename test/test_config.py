@@ -42,6 +42,8 @@ def test_ros_parameter_file_section(tmp_path):
     f = tmp_path / "params.yaml"
     f.write_text("perception_node:\n  ros__parameters:\n    cloud:\n      stride: 2\n")
     assert load(Node, f, node="perception_node").cloud.stride == 2
+    f.write_text("/**/perception_node:\n  ros__parameters:\n    cloud:\n      stride: 3\n")
+    assert load(Node, f, node="perception_node").cloud.stride == 3  # any namespace
     with pytest.raises(ConfigError, match="expected 'other: ros__parameters:'"):
         load(Node, _write(tmp_path, "other: 3\n"), node="other")
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from m2h_ros.config import check
+from m2h_ros.labels import get_label_space
 from m2h_ros.model.m2h import Outputs
 
 
@@ -86,6 +87,8 @@ class Predictor:
         self.model = model.eval().to(self.device)
         cfg = model.config
         self.label_space = cfg.label_space
+        # A network without a void output (the InvPT convention) predicts label-space id - 1.
+        self._label_offset = len(get_label_space(cfg.label_space)) - cfg.num_classes
         self._mean = torch.tensor(cfg.mean, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(cfg.std, device=self.device).view(1, 3, 1, 1) * 255
         self._session = None
@@ -153,7 +156,8 @@ class Predictor:
         out = self._network(batch)
         t2 = time.perf_counter()
         with torch.inference_mode():
-            labels = out.semseg.argmax(1, keepdim=True).to(torch.uint8 if out.semseg.shape[1] <= 256 else torch.int32)
+            labels = out.semseg.argmax(1, keepdim=True) + self._label_offset
+            labels = labels.to(torch.uint8 if out.semseg.shape[1] < 256 else torch.int32)
             edges = torch.sigmoid(out.edges)
             results = [self._at_size(i, im.shape[:2], out, labels, edges) for i, im in enumerate(rgb)]
         t3 = time.perf_counter()

@@ -69,6 +69,7 @@ class DinoV2Backbone(nn.Module):
         # Part of DINOv2's released weights (iBOT masking during its pre-training); unused here, kept so
         # DINOv2 and M2H checkpoints load without dropping keys.
         self.mask_token = nn.Parameter(torch.zeros(1, dim), requires_grad=False)
+        self.vit.norm.requires_grad_(False)  # likewise: M2H taps the blocks without the final norm
         self.name, self.embed_dim, self.taps = name, dim, taps
         self.frozen = frozen
         if weights is not None:

@@ -148,8 +148,9 @@ def load_state_dict_strict(module: nn.Module, state: dict[str, torch.Tensor], so
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, *, training_data: dict | None = None,
-                    metrics: dict | None = None) -> Path:  # fmt: skip
-    """Write ``model`` (built by :func:`~m2h_ros.model.build.build_model`) as safetensors with its header."""
+                    metrics: dict | None = None, dtype: torch.dtype | None = None) -> Path:  # fmt: skip
+    """Write ``model`` (built by :func:`~m2h_ros.model.build.build_model`) as safetensors with its header.
+    ``dtype`` (e.g. float16) stores the floating-point tensors in that type; loading restores the model's."""
     from m2h_ros.config import to_dict
 
     path = Path(path)
@@ -161,6 +162,8 @@ def save_checkpoint(model: nn.Module, path: str | Path, *, training_data: dict |
         "metrics": metrics or {},
     }
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata={HEADER_KEY: json.dumps(header)})

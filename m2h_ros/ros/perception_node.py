@@ -6,7 +6,8 @@ Topics (relative; remap or namespace them):
          camera_info (sensor_msgs/CameraInfo), paired with images by stamp
     out  depth 32FC1 m (NaN invalid) · semantic 16SC1 (-1 unknown) · semantic_color rgb8 ·
          semantic_overlay rgb8 · normals 32FC3 · normals_color rgb8 · edges 32FC1 · edges_color mono8 ·
-         camera_info · points (PointCloud2 x y z rgb label) · label_space (latched) · /diagnostics
+         camera_info_out (output ``camera_info``: the intrinsics with the outputs' header) ·
+         points (PointCloud2 x y z rgb label) · label_space (latched) · /diagnostics
 
 Every output carries the input image's header. Inference runs on a worker thread that always takes
 the newest frame; a frame that arrives while another waits replaces it and is counted as dropped.
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -32,9 +33,12 @@ from m2h_ros import labels as label_spaces
 from m2h_ros.config import check
 from m2h_ros.geometry.cloud import CloudOptions, Intrinsics, backproject
 from m2h_ros.ros import conversions as conv
+from m2h_ros.ros.parameters import declare_config
 
 OUTPUTS = ("depth", "semantic", "semantic_color", "semantic_overlay", "normals", "normals_color", "edges",
            "edges_color", "camera_info", "points")  # fmt: skip
+# Output topics that differ from the output's name: the input already takes ``camera_info``.
+OUTPUT_TOPICS = {"camera_info": "camera_info_out"}
 BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "m2h_lite_synthetic.safetensors"
 
 
@@ -46,7 +50,7 @@ class PerceptionConfig:
     device: str = "auto"
     backend: str = "torch"
     dtype: str = "fp32"
-    input_size: tuple[int, int] = (224, 224)
+    input_size: tuple[int, int] = (224, 294)  # 4:3, the bundled weights' training scale
     threads: int = 0
     max_rate_hz: float = 0.0  # 0: as fast as frames come and the network allows
     label_space: str = ""  # empty: the model's own; else publish labels remapped into this space
@@ -76,15 +80,6 @@ class PerceptionConfig:
     @property
     def weights_path(self) -> Path:
         return Path(self.weights).expanduser() if self.weights else BUNDLED_WEIGHTS
-
-
-def _descriptor(text: str, lo=None, hi=None, read_only=True) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=text, read_only=read_only)
-    if isinstance(lo, float) or isinstance(hi, float):
-        d.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi))]
-    elif lo is not None:
-        d.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=1)]
-    return d
 
 
 # name -> (description, range); defaults come from PerceptionConfig.
@@ -157,7 +152,7 @@ class PerceptionNode(Node):
 
         reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         types = {"camera_info": CameraInfo, "points": PointCloud2}
-        self.pubs = {name: self.create_publisher(types.get(name, Image), name, reliable)
+        self.pubs = {name: self.create_publisher(types.get(name, Image), OUTPUT_TOPICS.get(name, name), reliable)
                      for name in self.config.outputs}  # fmt: skip
         latched = QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
@@ -189,21 +184,7 @@ class PerceptionNode(Node):
 
     # -- parameters ---------------------------------------------------------------------------------
     def _read_parameters(self) -> PerceptionConfig:
-        from m2h_ros.config import from_dict, to_dict
-
-        defaults = to_dict(PerceptionConfig())
-        flat = {k: v for k, v in defaults.items() if k != "cloud"} | {
-            f"cloud.{k}": v for k, v in defaults["cloud"].items()
-        }
-        values = {}
-        for name, (text, lo, hi) in PARAMETERS.items():
-            default = flat[name]
-            default = list(default) if isinstance(default, list | tuple) else default
-            read_only = name not in ("max_rate_hz",)
-            values[name] = self.declare_parameter(name, default, _descriptor(text, lo, hi, read_only)).value
-        nested = {k: v for k, v in values.items() if not k.startswith("cloud.")}
-        nested["cloud"] = {k.removeprefix("cloud."): v for k, v in values.items() if k.startswith("cloud.")}
-        return from_dict(PerceptionConfig, nested, source="perception_node parameters")
+        return declare_config(self, PerceptionConfig, PARAMETERS, dynamic=("max_rate_hz",))
 
     def _on_set_parameters(self, params) -> SetParametersResult:
         for p in params:

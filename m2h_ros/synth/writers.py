@@ -132,8 +132,9 @@ def frame_messages(T, f: Frame, t: float) -> dict:
 
 
 def write_bag(path: str | Path, frames: list[Frame], ground_truth: dict, rate_hz: float = 10.0,
-              storage: str = "mcap", start_s: float = 1000.0) -> Path:  # fmt: skip
-    """A rosbag2 (MCAP or sqlite3) of the frames at ``rate_hz``, with ``scene.json`` beside the data."""
+              storage: str = "mcap", start_s: float = 1000.0, topics=tuple(BAG_TOPICS)) -> Path:  # fmt: skip
+    """A rosbag2 (MCAP or sqlite3) of the frames at ``rate_hz`` with ``topics`` (default: all of
+    :data:`BAG_TOPICS`), and ``scene.json`` beside the data."""
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
 
@@ -143,12 +144,18 @@ def write_bag(path: str | Path, frames: list[Frame], ground_truth: dict, rate_hz
     ts = get_typestore(Stores.ROS2_JAZZY)
     plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
     with Writer(path, version=9, storage_plugin=plugin) as writer:
-        conns = {topic: writer.add_connection(topic, kind, typestore=ts) for topic, kind in BAG_TOPICS.items()}
+        conns = {topic: writer.add_connection(topic, BAG_TOPICS[topic], typestore=ts) for topic in topics}
         for i, f in enumerate(frames):
             t = start_s + i / rate_hz
             for topic, msg in frame_messages(ts.types, f, t).items():
-                writer.write(conns[topic], round(t * 1e9), ts.serialize_cdr(msg, BAG_TOPICS[topic]))
-    (path / "scene.json").write_text(json.dumps(ground_truth, indent=1))
+                if topic in conns:
+                    writer.write(conns[topic], round(t * 1e9), ts.serialize_cdr(msg, BAG_TOPICS[topic]))
+    from m2h_ros.eval.scene_graph import observed_instances
+
+    # what the camera saw: the scene-graph evaluation counts only these objects and rooms
+    seen = {"observed_instances": sorted(observed_instances(f.instances for f in frames)),
+            "visited_rooms": sorted({int(f.room) for f in frames})}  # fmt: skip
+    (path / "scene.json").write_text(json.dumps({**ground_truth, **seen}, indent=1))
     return path
 
 

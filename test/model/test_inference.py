@@ -81,3 +81,18 @@ def test_bad_inputs_and_settings_are_rejected(lite):
         PredictorConfig(device="cpu", dtype="fp16")
     with pytest.raises(ValueError, match="'input_size' must be within"):
         PredictorConfig(input_size=(8, 8))
+
+
+def test_labels_are_ids_of_the_label_space_in_both_conventions():
+    """A network without a void output (InvPT: 19 synthetic classes) publishes the same ids as one with it."""
+    image = np.random.default_rng(4).integers(0, 255, (56, 56, 3), dtype=np.uint8)
+    torch.manual_seed(0)
+    invpt = build_model("m2h_lite", num_classes=19).eval()
+    config = PredictorConfig(input_size=(56, 56), device="cpu")
+    labels = Predictor(invpt, config).predict(image).labels
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (invpt.config.mean, invpt.config.std))
+    with torch.no_grad():
+        x = (torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255 - mean) / std
+        argmax = invpt(x).semseg.argmax(1)[0].numpy()
+    assert (labels == argmax + 1).mean() > 0.99  # channels_last may break near-ties differently
+    assert labels.min() >= 1  # never void

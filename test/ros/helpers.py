@@ -13,6 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# The perception node's image outputs: encoding and bytes per pixel.
+IMAGE_OUTPUTS = {
+    "depth": ("32FC1", 4), "semantic": ("16SC1", 2), "semantic_color": ("rgb8", 3), "semantic_overlay": ("rgb8", 3),
+    "normals": ("32FC3", 12), "normals_color": ("rgb8", 3), "edges": ("32FC1", 4), "edges_color": ("mono8", 1),
+}  # fmt: skip
 
 
 def start_python(code_or_module: str, *args: str, env: dict, module: bool = False) -> subprocess.Popen:
@@ -97,3 +102,24 @@ def make_camera_info(width: int, height: int, t: float, f: float | None = None):
     f = f if f is not None else 0.8 * width
     K = Intrinsics(f, f, (width - 1) / 2, (height - 1) / 2, width, height)
     return camera_info_from_intrinsics(K, make_header(t))
+
+
+def assert_image_outputs(messages: dict, sent: dict, width: int, height: int, num_labels: int = 20) -> None:
+    """Every image output has its encoding, the input's size and header, and valid values: depth
+    positive, labels in range or -1, normals unit length. ``messages`` maps output names (relative) to
+    received messages, ``sent`` input stamps to the images sent."""
+    import numpy as np
+
+    from m2h_ros.ros.conversions import image_to_array
+
+    for name, (encoding, bytes_per_px) in IMAGE_OUTPUTS.items():
+        msg = messages[name][-1]
+        assert msg.encoding == encoding, name
+        assert (msg.width, msg.height, msg.step) == (width, height, width * bytes_per_px), name
+        assert msg.header.frame_id == "camera_color_optical_frame" and stamp_of(msg.header) in sent, name
+    depth = image_to_array(messages["depth"][-1])
+    assert np.isfinite(depth).all() and (depth > 0).all()
+    semantic = image_to_array(messages["semantic"][-1])
+    assert semantic.min() >= -1 and semantic.max() < num_labels
+    normals = image_to_array(messages["normals"][-1])
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=2), 1.0, atol=1e-4)

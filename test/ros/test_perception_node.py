@@ -5,15 +5,20 @@ import time
 import numpy as np
 import pytest
 
-from .helpers import Collector, make_camera_info, make_image, stamp_of, start_python, stop
+from .helpers import (
+    IMAGE_OUTPUTS,
+    Collector,
+    assert_image_outputs,
+    make_camera_info,
+    make_image,
+    stamp_of,
+    start_python,
+    stop,
+)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 W, H = 64, 48
-IMAGE_OUTPUTS = {
-    "depth": ("32FC1", 4), "semantic": ("16SC1", 2), "semantic_color": ("rgb8", 3), "semantic_overlay": ("rgb8", 3),
-    "normals": ("32FC3", 12), "normals_color": ("rgb8", 3), "edges": ("32FC1", 4), "edges_color": ("mono8", 1),
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +67,12 @@ def test_every_output_arrives_with_encoding_size_header_and_layout(ros_env, weig
         for name in IMAGE_OUTPUTS:
             c.subscribe(name, Image)
         c.subscribe("points", PointCloud2)
-        c.subscribe("camera_info", CameraInfo)
+        c.subscribe("camera_info_out", CameraInfo)
         c.subscribe("label_space", LabelSpace, QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         image_pub = c.node.create_publisher(Image, "image", 10)
         info_pub = c.node.create_publisher(CameraInfo, "camera_info", 10)
         sent = {}
-        topics = [*IMAGE_OUTPUTS, "points", "label_space"]
+        topics = [*IMAGE_OUTPUTS, "points", "label_space", "camera_info_out"]
         for image, info in frames():
             info_pub.publish(info)
             image_pub.publish(image)
@@ -81,24 +86,14 @@ def test_every_output_arrives_with_encoding_size_header_and_layout(ros_env, weig
     assert code == 0, out
     assert "Traceback" not in out, out
 
-    by_stamp = {}
-    for name, (encoding, bytes_per_px) in IMAGE_OUTPUTS.items():
-        msg = c.messages[name][-1]
-        assert msg.encoding == encoding, name
-        assert (msg.width, msg.height, msg.step) == (W, H, W * bytes_per_px), name
-        assert msg.header.frame_id == "camera_color_optical_frame" and stamp_of(msg.header) in sent, name
-        by_stamp.setdefault(name, {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec: m for m in c.messages[name]})
-    depth = image_to_array(c.messages["depth"][-1])
-    assert np.isfinite(depth).all() and (depth > 0).all()
-    semantic = image_to_array(c.messages["semantic"][-1])
-    assert semantic.min() >= -1 and semantic.max() < 20
-    normals = image_to_array(c.messages["normals"][-1])
-    np.testing.assert_allclose(np.linalg.norm(normals, axis=2), 1.0, atol=1e-4)
+    assert_image_outputs(c.messages, sent, W, H)
+    by_stamp = {name: {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec: m for m in c.messages[name]}
+                for name in ("depth", "semantic")}  # fmt: skip
 
     space = c.messages["label_space"][0]
     assert space.name == "synthetic" and len(space.names) == 20 == len(space.colors)
 
-    info = c.messages["camera_info"][-1]
+    info = c.messages["camera_info_out"][-1]
     assert (info.width, info.height) == (W, H) and stamp_of(info.header) in sent
 
     # Every point lies on the ray of its pixel, at that pixel's published depth.
@@ -258,7 +253,7 @@ def test_shipped_config_is_valid():
     from .helpers import REPO
 
     cfg = load(PerceptionConfig, REPO / "config" / "perception.yaml", node="perception_node")
-    assert cfg.outputs == OUTPUTS and cfg.cloud.stride == 2 and cfg.input_size == (224, 224)
+    assert cfg.outputs == OUTPUTS and cfg.cloud.stride == 2 and cfg.input_size == (224, 294)
 
 
 def test_m2h_run_starts_the_node_with_the_config_file(ros_env, weights, tmp_path):
@@ -267,7 +262,7 @@ def test_m2h_run_starts_the_node_with_the_config_file(ros_env, weights, tmp_path
     from .helpers import REPO
 
     config = tmp_path / "perception.yaml"
-    config.write_text((REPO / "config" / "perception.yaml").read_text().replace("[224, 224]", "[56, 56]"))
+    config.write_text((REPO / "config" / "perception.yaml").read_text().replace("[224, 294]", "[56, 56]"))
     proc = start_python("m2h_ros.cli", "run", "--config", str(config), "--weights", str(weights),
                         "--image", "/cam/image", env=ros_env, module=True)  # fmt: skip
     c = Collector()
@@ -283,3 +278,4 @@ def test_m2h_run_starts_the_node_with_the_config_file(ros_env, weights, tmp_path
         c.close()
         code, out = stop(proc)
     assert code == 0, out
+    assert "input 56×56" in out  # the file's parameters reached the node in its namespace

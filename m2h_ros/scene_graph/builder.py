@@ -1,0 +1,136 @@
+"""Semantic clouds + poses -> layered scene graph: the ROS-free core of the scene-graph node.
+
+``integrate`` is called per cloud (cheap: voxel and floor-grid updates); ``update`` builds the graph
+(clustering, places, rooms) and is called at the graph rate. Object ids persist across updates; places
+and rooms are re-derived from the floor grid each time, as Hydra's room finder does, so their indices
+may change between updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from m2h_ros.config import check
+from m2h_ros.labels import get_label_space
+from m2h_ros.scene_graph.graph import ADJACENT, BUILDINGS, CONTAINS, OBJECTS, PLACES, ROOMS, Node, SceneGraph, node_id
+from m2h_ros.scene_graph.objects import ObjectTracker, SceneObject
+from m2h_ros.scene_graph.places import FloorGrid, extract_places, segment_rooms
+from m2h_ros.scene_graph.voxel_map import SemanticVoxelMap
+
+
+@dataclass
+class SceneGraphConfig:
+    label_space: str = "synthetic"
+    frame_id: str = "map"
+    voxel_size: float = 0.05  # metres
+    window_radius: float = 12.0  # voxels farther from the camera are archived (Hydra: 8; a home fits in 12)
+    max_voxels: int = 1_000_000
+    decay_s: float = 60.0  # evidence half-life ≈ 0.7 decay_s
+    min_hits: int = 2  # observations before a voxel counts
+    object_tolerance: float = 0.12  # Euclidean clustering distance, metres
+    min_object_voxels: int = 10
+    floor_cell: float = 0.1
+    max_obstacle_height: float = 1.8  # above the floor; higher points never block places
+    place_spacing: float = 0.5
+    min_clearance: float = 0.2
+    min_dilation: float = 0.4  # room filtration thresholds: metres of clearance from walls
+    max_dilation: float = 0.9
+    min_room_area: float = 1.0  # square metres
+    floor_z: float | None = None  # None: the median height of floor points seen so far
+
+    def __post_init__(self) -> None:
+        get_label_space(self.label_space)
+        for key in ("voxel_size", "window_radius", "object_tolerance", "floor_cell", "place_spacing"):
+            check(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
+        check(self.min_dilation < self.max_dilation, "min_dilation", "must be below max_dilation")
+        check(self.min_object_voxels >= 1, "min_object_voxels", "must be >= 1")
+
+
+class SceneGraphBuilder:
+    def __init__(self, config: SceneGraphConfig | None = None):
+        self.config = cfg = config or SceneGraphConfig()
+        self.space = get_label_space(cfg.label_space)
+        self.map = SemanticVoxelMap(len(self.space), cfg.voxel_size, cfg.window_radius, cfg.max_voxels, cfg.decay_s)
+        self.objects = ObjectTracker(set(self.space.object_labels), cfg.object_tolerance, cfg.min_object_voxels)
+        self.grid = FloorGrid(cfg.floor_cell, max_height=cfg.max_obstacle_height)
+        self._floor = np.array(sorted(self.space.surface_places_labels), np.int64)
+        self._skip = np.array([i for i, n in enumerate(self.space.names) if n == "ceiling"], np.int64)
+        self._wall = np.array([i for i, n in enumerate(self.space.names) if n == "wall"], np.int64)
+        self._floor_heights: list[float] = []
+        self.clouds = 0
+
+    @property
+    def floor_z(self) -> float:
+        if self.config.floor_z is not None:
+            return self.config.floor_z
+        return float(np.median(self._floor_heights)) if self._floor_heights else 0.0
+
+    def integrate(self, points: np.ndarray, labels: np.ndarray, stamp: float, sensor: np.ndarray) -> None:
+        """World-frame points (N, 3) with label ids (N,) seen from ``sensor`` (3,) at ``stamp`` seconds."""
+        points = np.asarray(points, np.float64).reshape(-1, 3)
+        labels = np.asarray(labels).reshape(-1)
+        if len(points) != len(labels):
+            raise ValueError(f"{len(points)} points but {len(labels)} labels")
+        ok = np.isfinite(points).all(1) & (labels >= 0)
+        points, labels = points[ok], labels[ok]
+        self.map.integrate(points, labels, stamp, sensor)
+        floor = np.isin(labels, self._floor)
+        if floor.any():
+            self._floor_heights = [*self._floor_heights[-199:], float(np.median(points[floor, 2]))]
+        self.grid.integrate(points, floor, np.isin(labels, self._wall), np.isin(labels, self._skip), self.floor_z)
+        self.clouds += 1
+
+    def restore(self, graph: SceneGraph) -> None:
+        """Take the objects of a saved graph (inactive, ids kept); places and rooms come back with new data."""
+        for n in graph.layer(OBJECTS):
+            index = n.id & ((1 << 56) - 1)
+            self.objects.objects[index] = SceneObject(
+                index, n.label, np.asarray(n.position), np.asarray(n.bbox_min), np.asarray(n.bbox_max), n.num_points,
+                n.first_seen, n.last_seen, n.num_observations, active=False,
+            )  # fmt: skip
+        self.objects.next_id = max([self.objects.next_id, *(i + 1 for i in self.objects.objects)])
+
+    def update(self, stamp: float) -> SceneGraph:
+        """The scene graph from everything integrated so far."""
+        cfg = self.config
+        centers, labels, _ = self.map.voxels(cfg.min_hits)
+        objects = self.objects.update(centers, labels, stamp)
+        raster = self.grid.raster()
+        places = extract_places(raster, cfg.place_spacing, cfg.min_clearance)
+        rooms = segment_rooms(raster, places, cfg.min_dilation, cfg.max_dilation, min_room_area=cfg.min_room_area)
+        graph = SceneGraph(frame_id=cfg.frame_id, stamp=stamp, label_space=self.space.name)
+        z = self.floor_z
+        building = graph.add(Node(node_id(BUILDINGS, 0), BUILDINGS, [0.0, 0.0, z], name="building"))
+        room_ids = []
+        for r in range(int(rooms.max()) + 1 if len(rooms) else 0):
+            xy = places.positions[rooms == r]
+            room = graph.add(Node(node_id(ROOMS, r), ROOMS, [*xy.mean(0), z + 1.5], name=f"room {r}",
+                                  bbox_min=[*xy.min(0), z], bbox_max=[*xy.max(0), z + 2.5], num_points=len(xy)))  # fmt: skip
+            graph.connect(building.id, room.id, CONTAINS)
+            room_ids.append(room.id)
+        if room_ids:
+            building.position = list(np.mean([graph.nodes[r].position for r in room_ids], axis=0))
+        place_ids = [node_id(PLACES, i) for i in range(len(places))]
+        for i, pid in enumerate(place_ids):
+            graph.add(Node(pid, PLACES, [*places.positions[i], z + 1.0], clearance=float(places.clearance[i])))
+            if rooms[i] >= 0:
+                graph.connect(room_ids[rooms[i]], pid, CONTAINS)
+        adjacent_rooms = set()
+        for a, b in places.edges.tolist():
+            graph.connect(place_ids[a], place_ids[b], ADJACENT)
+            if rooms[a] >= 0 and rooms[b] >= 0 and rooms[a] != rooms[b]:
+                adjacent_rooms.add((min(rooms[a], rooms[b]), max(rooms[a], rooms[b])))
+        for a, b in sorted(adjacent_rooms):
+            graph.connect(room_ids[a], room_ids[b], ADJACENT)
+        for obj in objects.values():
+            oid = node_id(OBJECTS, obj.id)
+            graph.add(Node(oid, OBJECTS, obj.centroid.tolist(), label=obj.label, name=self.space.names[obj.label],
+                           bbox_min=obj.bbox_min.tolist(), bbox_max=obj.bbox_max.tolist(), num_points=obj.num_voxels,
+                           num_observations=obj.observations, first_seen=obj.first_seen, last_seen=obj.last_seen,
+                           active=obj.active))  # fmt: skip
+            if len(places):
+                nearest = int(np.argmin(np.linalg.norm(places.positions - obj.centroid[:2], axis=1)))
+                graph.connect(place_ids[nearest], oid, CONTAINS)
+        return graph

@@ -1,0 +1,165 @@
+"""The layered scene graph as plain data, its own JSON schema, spark_dsg export and atomic saves.
+
+Layers and ids follow spark_dsg / Hydra: objects (2, 'O'), places (3, 'p'), rooms (4, 'R'), building
+(5, 'B'); a node id is a NodeSymbol, the category character in the top byte over the index. Edges go
+parent -> child between layers (building -> room -> place -> object, relation ``contains``) and join
+nodes within a layer (place <-> place, room <-> room, relation ``adjacent``).
+
+JSON schema (``format: m2h_ros.scene_graph/1``)::
+
+    {"format": ..., "frame_id": "map", "stamp": s, "label_space": "synthetic",
+     "nodes": [{"id", "layer", "symbol": "O3", "label": int (-1: none), "name", "position": [x, y, z],
+                "bbox_min", "bbox_max" (objects and rooms), "clearance" (places), "num_points",
+                "num_observations", "first_seen", "last_seen", "active"}],
+     "edges": [{"source", "target", "relation"}]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+OBJECTS, PLACES, ROOMS, BUILDINGS = 2, 3, 4, 5
+LAYER_NAMES = {OBJECTS: "OBJECTS", PLACES: "PLACES", ROOMS: "ROOMS", BUILDINGS: "BUILDINGS"}
+PREFIX = {OBJECTS: "O", PLACES: "p", ROOMS: "R", BUILDINGS: "B"}
+FORMAT = "m2h_ros.scene_graph/1"
+CONTAINS, ADJACENT = "contains", "adjacent"
+
+
+def node_id(layer: int, index: int) -> int:
+    """The spark_dsg NodeSymbol of node ``index`` of ``layer``."""
+    return (ord(PREFIX[layer]) << 56) | index
+
+
+def symbol(nid: int) -> str:
+    return f"{chr(nid >> 56)}{nid & ((1 << 56) - 1)}"
+
+
+@dataclass
+class Node:
+    id: int
+    layer: int
+    position: list[float]
+    label: int = -1
+    name: str = ""
+    bbox_min: list[float] | None = None
+    bbox_max: list[float] | None = None
+    clearance: float | None = None
+    num_points: int = 0
+    num_observations: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    active: bool = True
+
+
+@dataclass
+class Edge:
+    source: int
+    target: int
+    relation: str
+
+
+@dataclass
+class SceneGraph:
+    nodes: dict[int, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    frame_id: str = "map"
+    stamp: float = 0.0
+    label_space: str = ""
+
+    def add(self, node: Node) -> Node:
+        self.nodes[node.id] = node
+        return node
+
+    def connect(self, source: int, target: int, relation: str) -> None:
+        if relation == ADJACENT and source > target:
+            source, target = target, source
+        self.edges.append(Edge(source, target, relation))
+
+    def layer(self, layer: int) -> list[Node]:
+        return [n for n in self.nodes.values() if n.layer == layer]
+
+    def parent(self, nid: int) -> int | None:
+        """The node that ``contains`` ``nid``, if any."""
+        return next((e.source for e in self.edges if e.relation == CONTAINS and e.target == nid), None)
+
+    # --- our JSON schema
+    def to_json(self) -> dict:
+        nodes = []
+        for n in sorted(self.nodes.values(), key=lambda n: n.id):
+            d = {k: v for k, v in asdict(n).items() if v is not None}
+            nodes.append({**d, "symbol": symbol(n.id)})
+        return {"format": FORMAT, "frame_id": self.frame_id, "stamp": self.stamp, "label_space": self.label_space,
+                "nodes": nodes, "edges": [asdict(e) for e in self.edges]}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict) -> SceneGraph:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not a scene graph of format {FORMAT!r} (format: {data.get('format')!r})")
+        graph = cls(frame_id=data["frame_id"], stamp=data["stamp"], label_space=data.get("label_space", ""))
+        for d in data["nodes"]:
+            graph.add(Node(**{k: v for k, v in d.items() if k != "symbol"}))
+        graph.edges = [Edge(**e) for e in data["edges"]]
+        return graph
+
+    # --- spark_dsg
+    def to_spark_dsg(self, label_names: list[str] | None = None):
+        """A ``spark_dsg.DynamicSceneGraph`` with the same layers, nodes, attributes and edges."""
+        import spark_dsg as dsg
+
+        graph = (getattr(dsg, "SceneGraph", None) or dsg.DynamicSceneGraph)()
+        kinds = {OBJECTS: dsg.ObjectNodeAttributes, PLACES: dsg.PlaceNodeAttributes, ROOMS: dsg.RoomNodeAttributes,
+                 BUILDINGS: dsg.SemanticNodeAttributes}  # fmt: skip
+        for n in self.nodes.values():
+            attrs = kinds[n.layer]()
+            attrs.position = np.asarray(n.position, float)
+            attrs.name = n.name or symbol(n.id)
+            attrs.is_active = n.active
+            attrs.last_update_time_ns = int(n.last_seen * 1e9)
+            if n.label >= 0:
+                attrs.semantic_label = n.label
+            if n.bbox_min is not None:
+                lo, hi = np.asarray(n.bbox_min), np.asarray(n.bbox_max)
+                attrs.bounding_box = dsg.BoundingBox(hi - lo, (lo + hi) / 2)
+            if n.clearance is not None:
+                attrs.distance = n.clearance
+            graph.add_node(n.layer, n.id, attrs)
+        for e in self.edges:
+            graph.insert_edge(e.source, e.target)
+        if label_names:
+            graph.set_labelspace(dsg.Labelspace(dict(enumerate(label_names))), "OBJECTS")
+        return graph
+
+    def save(self, path: str | Path, label_names: list[str] | None = None) -> Path:
+        """Write atomically: ``.json`` in our schema, ``.dsg.json`` as spark_dsg JSON, ``.sparkdsg``
+        as spark_dsg binary. A crash during a save leaves the previous file intact."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        name = path.name
+        if name.endswith(".sparkdsg") or name.endswith(".dsg.json"):
+            # spark_dsg chooses the format by extension, so the temporary file keeps it
+            tmp = path.with_name(f".tmp.{name}")
+            self.to_spark_dsg(label_names).save(str(tmp))
+        elif name.endswith(".json"):
+            with open(tmp, "w") as f:
+                json.dump(self.to_json(), f)
+                f.flush()
+                os.fsync(f.fileno())
+        else:
+            raise ValueError(f"{path}: unknown scene graph format; use .json, .dsg.json or .sparkdsg")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> SceneGraph:
+        """Read a graph saved in our JSON schema."""
+        path = Path(path)
+        try:
+            return cls.from_json(json.loads(path.read_text()))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}: not a readable scene graph ({e})") from None

@@ -1,0 +1,125 @@
+"""Layer 2: objects from the object-labelled voxels, as Hydra's mesh segmenter makes them.
+
+Each update clusters the voxels of every object label by Euclidean distance (open3d's DBSCAN with
+``min_points = 1`` is exactly Euclidean cluster extraction with tolerance ``eps``), drops clusters
+smaller than ``min_voxels``, and associates each cluster with an existing object of the same label
+whose axis-aligned box contains the cluster's centroid or whose centroid the cluster's box contains
+(Hydra's containment test, applied both ways), or whose box overlaps the cluster's by more than half of
+the smaller box (a partial view that grew). Unmatched clusters become new objects. Objects of one label
+that come to satisfy the same test are merged (the older id survives). Objects whose
+voxels left the map stay in the graph, inactive, with their last geometry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import open3d as o3d
+
+
+@dataclass
+class SceneObject:
+    id: int  # index of the spark_dsg NodeSymbol 'O'
+    label: int
+    centroid: np.ndarray  # (3,) metres
+    bbox_min: np.ndarray
+    bbox_max: np.ndarray
+    num_voxels: int
+    first_seen: float
+    last_seen: float
+    observations: int = 1
+    active: bool = True
+    voxels: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)), repr=False)  # (M, 3) centres
+
+    def contains(self, p: np.ndarray, margin: float = 0.0) -> bool:
+        return bool(np.all(p >= self.bbox_min - margin) and np.all(p <= self.bbox_max + margin))
+
+    def same_as(self, centroid: np.ndarray, lo: np.ndarray, hi: np.ndarray, margin: float = 0.0,
+                overlap: float = 0.5, vertical_gap: float = 0.35) -> bool:  # fmt: skip
+        """Hydra's containment test applied both ways, extended to the parts of one piece of furniture:
+        boxes that overlap by more than ``overlap`` of the smaller one, or whose footprints nest with less
+        than ``vertical_gap`` between them (a table top over its pedestal)."""
+        if self.contains(centroid, margin) or bool(np.all(self.centroid >= lo) and np.all(self.centroid <= hi)):
+            return True
+        extent = np.clip(np.minimum(hi, self.bbox_max) - np.maximum(lo, self.bbox_min), 0, None)
+        smaller = min(np.prod(hi - lo), np.prod(self.bbox_max - self.bbox_min))
+        if smaller > 0 and np.prod(extent) > overlap * smaller:
+            return True
+        footprint = min(np.prod(hi[:2] - lo[:2]), np.prod(self.bbox_max[:2] - self.bbox_min[:2]))
+        gap = max(lo[2] - self.bbox_max[2], self.bbox_min[2] - hi[2])
+        return bool(footprint > 0 and np.prod(extent[:2]) > overlap * footprint and gap < vertical_gap)
+
+
+def euclidean_clusters(points: np.ndarray, tolerance: float) -> np.ndarray:
+    """(N,) cluster index of each point; points closer than ``tolerance`` share a cluster."""
+    if len(points) == 0:
+        return np.zeros(0, np.int64)
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points.astype(np.float64)))
+    return np.asarray(cloud.cluster_dbscan(eps=tolerance, min_points=1, print_progress=False), np.int64)
+
+
+class ObjectTracker:
+    def __init__(self, object_labels: set[int], tolerance: float = 0.12, min_voxels: int = 20, margin: float = 0.05):
+        self.object_labels = set(object_labels)
+        self.tolerance, self.min_voxels, self.margin = tolerance, min_voxels, margin
+        self.objects: dict[int, SceneObject] = {}
+        self.next_id = 0
+
+    def update(self, centers: np.ndarray, labels: np.ndarray, stamp: float) -> dict[int, SceneObject]:
+        """Re-cluster the map's voxels (centres (M, 3), labels (M,)) and update the objects."""
+        matched: set[int] = set()
+        for label in sorted(self.object_labels & set(np.unique(labels).tolist())):
+            pts = centers[labels == label]
+            cluster = euclidean_clusters(pts, self.tolerance)
+            for c in range(cluster.max() + 1 if len(cluster) else 0):
+                members = pts[cluster == c]
+                if len(members) >= self.min_voxels:
+                    matched.add(self._associate(label, members, stamp, matched))
+        for obj in self.objects.values():
+            obj.active = obj.id in matched
+            if not obj.active:
+                obj.voxels = obj.voxels[:0]  # archived: keep the geometry, not the voxels
+        self._merge_duplicates()
+        return self.objects
+
+    def _associate(self, label: int, members: np.ndarray, stamp: float, taken: set[int]) -> int:
+        lo, hi = members.min(0), members.max(0)
+        centroid = members.mean(0)
+        candidates = [o for o in self.objects.values()
+                      if o.label == label and o.id not in taken and o.same_as(centroid, lo, hi, self.margin)]  # fmt: skip
+        if candidates:
+            obj = min(candidates, key=lambda o: float(np.linalg.norm(o.centroid - centroid)))
+            obj.observations += 1
+        else:
+            obj = SceneObject(self.next_id, label, centroid, lo, hi, len(members), stamp, stamp)
+            self.objects[obj.id] = obj
+            self.next_id += 1
+        obj.centroid, obj.bbox_min, obj.bbox_max, obj.num_voxels = centroid, lo, hi, len(members)
+        obj.voxels, obj.last_seen = members, stamp
+        return obj.id
+
+    def _merge_duplicates(self) -> None:
+        ids = sorted(self.objects)
+        for i, a in enumerate(ids):
+            if a not in self.objects:
+                continue
+            for b in ids[i + 1 :]:
+                if b not in self.objects:
+                    continue
+                oa, ob = self.objects[a], self.objects[b]
+                if oa.label == ob.label and oa.same_as(ob.centroid, ob.bbox_min, ob.bbox_max):
+                    self._absorb(oa, ob)
+                    del self.objects[b]
+
+    @staticmethod
+    def _absorb(keep: SceneObject, other: SceneObject) -> None:
+        """Merge ``other`` into ``keep``: the voxels of both when both are live, else the newer geometry."""
+        voxels = np.unique(np.concatenate([keep.voxels, other.voxels]), axis=0)
+        if len(voxels):
+            keep.voxels, keep.centroid = voxels, voxels.mean(0)
+            keep.bbox_min, keep.bbox_max, keep.num_voxels = voxels.min(0), voxels.max(0), len(voxels)
+        keep.first_seen = min(keep.first_seen, other.first_seen)
+        keep.last_seen = max(keep.last_seen, other.last_seen)
+        keep.observations += other.observations
+        keep.active = keep.active or other.active

@@ -1,0 +1,209 @@
+"""Free space, places and rooms on a 2D floor grid.
+
+Hydra extracts places from a 3D GVD and finds rooms by removing places of low clearance until the
+place graph falls apart into components (§3.3–3.4 of the Hydra notes). Homes are one storey, so this
+does the same in the floor plane, which is cheaper and robust with monocular depth:
+
+1. :class:`FloorGrid`: cells of ``cell`` metres record how often floor was seen in them (free), how
+   often an obstacle (a point between ``min_height`` and ``max_height`` above the floor that is not floor
+   or ceiling) and how often a wall. Rays are not traced: in the floor plane a ray over a table would
+   clear the table's cells.
+2. :func:`extract_places`: clearance = distance from each free cell to the nearest cell that is
+   occupied or unknown; one place per ``spacing`` block at the block's cell of largest clearance, if
+   that clearance is at least ``min_clearance``; places in neighbouring blocks are connected when the
+   straight segment between them stays in free space. Edge weight: the least clearance along it.
+3. :func:`segment_rooms`: Hydra's filtration, on the *room clearance*: the distance to the nearest wall
+   or unobserved cell, ignoring furniture (the semantics tell walls from furniture; furnished homes
+   leave too little free clearance inside rooms, and too few traversable links, for the place graph to
+   tell rooms from doorways). For each threshold δ the cells with room clearance > δ form components;
+   δ* is the middle of the longest plateau of the count of components larger than ``min_room_area``
+   (Hydra's ``PLATEAU`` mode). Those components seed the rooms; each place joins the room of the nearest
+   seed cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+_OFFSET = 1 << 30  # cell indices are offset to be non-negative before packing two into an int64
+
+
+@dataclass
+class FloorRaster:
+    """free: traversable cells; room_space: cells inside the observed rooms that are not wall; origin:
+    metres of cell [0, 0]; cell: metres."""
+
+    free: np.ndarray
+    room_space: np.ndarray
+    origin: np.ndarray
+    cell: float
+
+
+@dataclass
+class PlaceGraph:
+    """positions (P, 2) metres; clearance (P,) metres; edges (E, 2) indices; weights (E,) metres."""
+
+    positions: np.ndarray
+    clearance: np.ndarray
+    edges: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def empty(cls) -> PlaceGraph:
+        return cls(np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2), np.int64), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def neighbours(self) -> list[list[int]]:
+        adj: list[list[int]] = [[] for _ in range(len(self))]
+        for a, b in self.edges.tolist():
+            adj[a].append(b)
+            adj[b].append(a)
+        return adj
+
+
+class FloorGrid:
+    """Sparse counts of free and occupied observations per floor cell."""
+
+    def __init__(self, cell: float = 0.1, min_height: float = 0.1, max_height: float = 1.8,
+                 max_cells: int = 4_000_000):  # fmt: skip
+        self.cell, self.min_height, self.max_height, self.max_cells = cell, min_height, max_height, max_cells
+        self.free: dict[int, int] = {}
+        self.occupied: dict[int, int] = {}
+        self.wall: dict[int, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.free.keys() | self.occupied.keys())
+
+    def _keys(self, xy: np.ndarray) -> np.ndarray:
+        ij = np.floor(xy / self.cell).astype(np.int64) + _OFFSET
+        return (ij[:, 0] << 32) | ij[:, 1]
+
+    @staticmethod
+    def _add(table: dict[int, int], keys: np.ndarray) -> None:
+        uniq, counts = np.unique(keys, return_counts=True)
+        for k, c in zip(uniq.tolist(), counts.tolist()):
+            table[k] = table.get(k, 0) + c
+
+    def integrate(self, points: np.ndarray, floor_mask: np.ndarray, wall_mask: np.ndarray, skip_mask: np.ndarray,
+                  floor_z: float) -> None:  # fmt: skip
+        """World points (N, 3); ``floor_mask`` marks floor points (their cell is seen free), ``wall_mask``
+        wall points, ``skip_mask`` points that are never obstacles (ceiling)."""
+        h = points[:, 2] - floor_z
+        obstacle = ~floor_mask & ~skip_mask & (h > self.min_height) & (h < self.max_height)
+        self._add(self.occupied, self._keys(points[obstacle, :2]))
+        self._add(self.wall, self._keys(points[obstacle & wall_mask, :2]))
+        self._add(self.free, self._keys(points[floor_mask, :2]))
+        if len(self) > self.max_cells:  # a far-travelling robot: forget the cells seen least
+            for table in (self.free, self.occupied, self.wall):
+                for k in sorted(table, key=table.get)[: len(table) // 4]:
+                    del table[k]
+
+    def raster(self, close_cells: int = 2) -> FloorRaster:
+        """The grid as masks over its bounding box.
+
+        Floor seen through gaps leaves holes, so the seen-floor mask is closed over ``close_cells``; a cell
+        is free unless obstacles were seen in it at least a quarter as often as floor. Room space is every
+        cell seen as floor or obstacle, closed and hole-filled, minus the walls.
+        """
+        keys = np.fromiter(self.free.keys() | self.occupied.keys(), np.int64)
+        if not len(keys):
+            return FloorRaster(np.zeros((0, 0), bool), np.zeros((0, 0), bool), np.zeros(2), self.cell)
+        ij = np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1) - _OFFSET
+        lo = ij.min(0) - 1 - close_cells
+        shape = ij.max(0) - lo + 2 + close_cells
+        f, o, w = (np.array([t.get(k, 0) for k in keys.tolist()]) for t in (self.free, self.occupied, self.wall))
+        cells = ij - lo
+
+        def mask(values: np.ndarray) -> np.ndarray:
+            m = np.zeros(shape, bool)
+            m[cells[:, 0], cells[:, 1]] = values
+            return m
+
+        seen, blocked = mask(f > 0), mask(4 * o >= np.maximum(f, 1))
+        wall = mask(4 * w >= np.maximum(f, 1))
+        if close_cells:
+            seen = ndimage.binary_closing(seen, iterations=close_cells)
+        inside = ndimage.binary_fill_holes(ndimage.binary_closing(seen | blocked, iterations=max(close_cells, 1)))
+        return FloorRaster(seen & ~blocked, inside & ~wall, lo * self.cell, self.cell)
+
+
+def extract_places(raster: FloorRaster, spacing: float = 0.5, min_clearance: float = 0.2) -> PlaceGraph:
+    """Places on a floor raster (see the module docstring)."""
+    free, origin, cell = raster.free, raster.origin, raster.cell
+    if free.size == 0:
+        return PlaceGraph.empty()
+    clearance = ndimage.distance_transform_edt(free) * cell
+    block = max(1, round(spacing / cell))
+    h, w = free.shape
+    bh, bw = -(-h // block), -(-w // block)
+    padded = np.full((bh * block, bw * block), -1.0)
+    padded[:h, :w] = clearance
+    blocks = padded.reshape(bh, block, bw, block).transpose(0, 2, 1, 3).reshape(bh, bw, block * block)
+    best = blocks.argmax(2)
+    best_clear = np.take_along_axis(blocks, best[..., None], 2)[..., 0]
+    bi, bj = np.nonzero(best_clear >= min_clearance)
+    index = -np.ones((bh, bw), np.int64)
+    index[bi, bj] = np.arange(len(bi))
+    ci = bi * block + best[bi, bj] // block
+    cj = bj * block + best[bi, bj] % block
+    positions = origin + (np.stack([ci, cj], 1) + 0.5) * cell
+    edges, weights = [], []
+    for di, dj in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        for a in range(len(bi)):
+            ni, nj = bi[a] + di, bj[a] + dj
+            if not (0 <= ni < bh and 0 <= nj < bw) or index[ni, nj] < 0:
+                continue
+            b = index[ni, nj]
+            n = int(max(abs(ci[b] - ci[a]), abs(cj[b] - cj[a]))) + 1
+            li = np.round(np.linspace(ci[a], ci[b], n)).astype(int)
+            lj = np.round(np.linspace(cj[a], cj[b], n)).astype(int)
+            along = clearance[li, lj]
+            if along.min() > 0:
+                edges.append((a, b))
+                weights.append(float(along.min()))
+    return PlaceGraph(positions, best_clear[bi, bj], np.array(edges, np.int64).reshape(-1, 2), np.array(weights))
+
+
+def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float = 0.4, max_dilation: float = 0.9,
+                  step: float = 0.05, min_room_area: float = 1.0) -> np.ndarray:  # fmt: skip
+    """(P,) room index per place (-1: none) by clearance filtration (see the module docstring)."""
+    rooms = -np.ones(len(places), np.int64)
+    if len(places) == 0:
+        return rooms
+    clearance = ndimage.distance_transform_edt(raster.room_space) * raster.cell
+    min_cells = min_room_area / raster.cell**2
+
+    def seeds(delta: float) -> tuple[np.ndarray, int]:
+        labelled, n = ndimage.label(clearance > delta)
+        sizes = np.bincount(labelled.ravel(), minlength=n + 1)
+        big = np.flatnonzero(sizes >= min_cells)
+        big = big[big > 0]
+        relabel = np.zeros(n + 1, np.int64)
+        relabel[big] = np.arange(1, len(big) + 1)
+        return relabel[labelled], len(big)
+
+    deltas = np.arange(min_dilation, max_dilation + 1e-9, step)
+    counts = [seeds(d)[1] for d in deltas]
+    # the longest run of equal, non-zero counts; its middle threshold (Hydra's PLATEAU mode)
+    best, run_start = (0, 0), 0
+    for i in range(1, len(deltas) + 1):
+        if i == len(deltas) or counts[i] != counts[run_start]:
+            if counts[run_start] > 0 and i - run_start > best[1] - best[0]:
+                best = (run_start, i)
+            run_start = i
+    if best == (0, 0):
+        return rooms
+    seed, _ = seeds(deltas[(best[0] + best[1] - 1) // 2])
+    # every place joins the room of its nearest seed cell
+    _, (ni, nj) = ndimage.distance_transform_edt(seed == 0, return_indices=True)
+    nearest = seed[ni, nj]
+    cells = np.floor((places.positions - raster.origin) / raster.cell).astype(np.int64)
+    cells = np.clip(cells, 0, np.array(seed.shape) - 1)
+    rooms = nearest[cells[:, 0], cells[:, 1]] - 1
+    _, dense = np.unique(rooms, return_inverse=True)
+    return np.where(rooms >= 0, dense - (rooms.min() < 0), -1)

@@ -1,0 +1,288 @@
+"""Training: AdamW with a poly schedule (MTMamba's recipe), periodic evaluation, best/last checkpoints.
+
+Runs on one device, or on several under ``torchrun`` (DDP; rank 0 evaluates, logs and saves). Every run
+directory holds::
+
+    config.yaml             the resolved configuration
+    last.safetensors        the network after the latest evaluation (a normal checkpoint)
+    best.safetensors        the network with the best selection score so far
+    resume.safetensors      optimiser state, step and weighting history for ``resume: true``
+    metrics.jsonl           one JSON object per log line (kind: train | eval)
+    curves.png              losses and validation figures over the run
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.distributed as dist
+import yaml
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from m2h_ros.config import check, to_dict
+from m2h_ros.data.nyud import Convention, MultiTaskDataset, collate, num_outputs
+from m2h_ros.data.transforms import AugmentConfig, TrainTransform
+from m2h_ros.eval.evaluate import eval_dataset, evaluate, format_metrics
+from m2h_ros.eval.metrics import delta_m
+from m2h_ros.inference.predictor import resolve_device
+from m2h_ros.model.build import build_model, variant_config
+from m2h_ros.model.checkpoint import load_state_dict_strict, save_checkpoint
+from m2h_ros.train.losses import TASKS, TaskWeighting, task_losses
+
+
+@dataclass
+class DataConfig:
+    root: Path = Path("data/synthetic")
+    train_split: str = "train"
+    val_split: str = "val"
+    file_label_space: str = "nyu40"  # the ids in segmentation/*.png
+    convention: Convention = "m2h"
+    cache: bool = True  # keep decoded frames in memory
+
+
+@dataclass
+class LossConfig:
+    weighting: Literal["fixed", "log", "dwa"] = "log"
+    weights: dict[str, float] = field(default_factory=dict)  # per task, default 1
+    edge_pos_weight: float = 0.95
+    dwa_temperature: float = 2.0
+    dwa_window: int = 100
+
+    def __post_init__(self) -> None:
+        unknown = set(self.weights) - set(TASKS)
+        check(not unknown, "weights", f"has unknown tasks {sorted(unknown)}; tasks: {', '.join(TASKS)}")
+
+
+@dataclass
+class TrainConfig:
+    variant: str = "m2h_lite"
+    model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides of the variant
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    out_dir: Path = Path("runs/m2h_lite")
+    iterations: int = 50_000
+    batch_size: int = 8  # per process
+    lr: float = 1e-4
+    weight_decay: float = 1e-5
+    poly_power: float = 0.9
+    grad_clip: float = 0.0  # max gradient norm; 0 = off (as MTMamba)
+    amp: bool = True  # bfloat16 autocast; CUDA only
+    workers: int = 2
+    eval_every: int = 1000
+    log_every: int = 20
+    resume: bool = False
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = 0  # CPU threads for torch (0: library default)
+    # Best checkpoint: highest Δm against these reference figures (MTMamba's count_improvement idea).
+    reference: dict[str, float] = field(default_factory=lambda: {
+        "semseg.mIoU": 50.0, "depth.rmse": 0.5, "normals.mean": 25.0, "edges.odsF": 50.0})  # fmt: skip
+
+    def __post_init__(self) -> None:
+        for key in ("iterations", "batch_size", "eval_every", "log_every"):
+            check(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
+        check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 = off)")
+        variant_config(self.variant, **self.model)  # fails early on unknown variants and bad overrides
+
+
+def _reference(cfg: TrainConfig) -> dict[str, dict[str, float]]:
+    ref: dict[str, dict[str, float]] = {}
+    for key, value in cfg.reference.items():
+        task, name = key.split(".", 1)
+        ref.setdefault(task, {})[name] = value
+    return ref
+
+
+def poly_lr(base: float, step: int, total: int, power: float) -> float:
+    return base * max(0.0, 1 - step / total) ** power
+
+
+class _Distributed:
+    """torchrun's environment, or a single process."""
+
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = resolve_device(device)
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", local)
+            torch.cuda.set_device(self.device)
+        if self.world > 1:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def close(self) -> None:
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
+def _save_resume(path: Path, optimizer: torch.optim.Optimizer, step: int, weighting: TaskWeighting,
+                 best: float) -> None:  # fmt: skip
+    """Optimiser tensors as safetensors; everything else (step, groups, scalars) as JSON metadata."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for idx, slots in state["state"].items():
+        for name, value in slots.items():
+            if torch.is_tensor(value) and value.ndim > 0:
+                tensors[f"{idx}.{name}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{idx}.{name}"] = float(value)
+    meta = {"step": step, "best": best, "param_groups": state["param_groups"], "scalars": scalars,
+            "weighting": weighting.state_dict()}  # fmt: skip
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"resume": json.dumps(meta)})
+    tmp.replace(path)
+
+
+def _load_resume(path: Path, optimizer: torch.optim.Optimizer, weighting: TaskWeighting) -> tuple[int, float]:
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["resume"])
+    tensors = load_file(str(path))
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = value
+    for key, value in meta["scalars"].items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = torch.tensor(value)
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    weighting.load_state_dict(meta["weighting"])
+    return int(meta["step"]), float(meta["best"])
+
+
+def _batches(loader: torch.utils.data.DataLoader, sampler):
+    """An endless stream of batches, reshuffled every pass."""
+    epoch = 0
+    while True:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        yield from loader
+        epoch += 1
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> dict[str, Any]:
+    """Train as configured; returns the final evaluation and where the checkpoints are."""
+    env = _Distributed(cfg.device)
+    try:
+        return _train(cfg, env, progress and env.main)
+    finally:
+        env.close()
+
+
+def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any]:
+    torch.manual_seed(cfg.seed + env.rank)
+    random.seed(cfg.seed + env.rank)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir)
+    model_cfg = variant_config(cfg.variant, **cfg.model)
+    expected = num_outputs(model_cfg.label_space, cfg.data.convention)
+    check(model_cfg.num_classes == expected, "model.num_classes",
+          f"is {model_cfg.num_classes} but label space {model_cfg.label_space!r} with convention "
+          f"{cfg.data.convention!r} needs {expected}")  # fmt: skip
+    model = build_model(model_cfg).to(env.device)
+    d = cfg.data
+    train_set = MultiTaskDataset(d.root, d.train_split, label_space=model_cfg.label_space,
+                                 file_label_space=d.file_label_space, convention=d.convention,
+                                 transform=TrainTransform(cfg.augment, model_cfg.mean, model_cfg.std), cache=d.cache)  # fmt: skip
+    sampler = torch.utils.data.DistributedSampler(train_set, seed=cfg.seed) if env.world > 1 else None
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+        num_workers=cfg.workers, collate_fn=collate, persistent_workers=cfg.workers > 0,
+        pin_memory=env.device.type == "cuda",
+    )  # fmt: skip
+    if len(loader) == 0:
+        raise ValueError(f"{d.root}: split {d.train_split!r} has {len(train_set)} frames, fewer than batch_size "
+                         f"{cfg.batch_size}")  # fmt: skip
+    val_set = eval_dataset(model, d.root, d.val_split, d.file_label_space, cache=d.cache) if env.main else None
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    weighting = TaskWeighting(cfg.loss.weighting, cfg.loss.weights, cfg.loss.dwa_temperature, cfg.loss.dwa_window)
+    step, best = 0, -float("inf")
+    if env.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    if cfg.resume and (out / "resume.safetensors").is_file():
+        last = out / "last.safetensors"
+        load_state_dict_strict(model, load_file(str(last), device=str(env.device)), str(last))
+        step, best = _load_resume(out / "resume.safetensors", optimizer, weighting)
+    net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=False) if env.world > 1 else model
+    amp = cfg.amp and env.device.type == "cuda"
+    log = (out / "metrics.jsonl").open("a") if env.main else None
+    training_data = {"dataset": str(d.root), "split": d.train_split, "frames": len(train_set),
+                     "convention": d.convention, "crop_size": list(cfg.augment.crop_size)}  # fmt: skip
+    bar = tqdm(total=cfg.iterations, initial=step, desc="training", unit="step", disable=not progress)
+    running = {t: 0.0 for t in TASKS}
+    n_running, t0 = 0, time.perf_counter()
+    last_metrics: dict = {}
+    model.train()
+    batches = _batches(loader, sampler)
+    while step < cfg.iterations:
+        batch = next(batches)
+        lr = poly_lr(cfg.lr, step, cfg.iterations, cfg.poly_power)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = dataclasses.replace(batch, **{k: getattr(batch, k).to(env.device, non_blocking=True)
+                                              for k in ("image", *TASKS)})  # fmt: skip
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            outputs = net(batch.image)
+        outputs = type(outputs)(*(o.float() for o in outputs))
+        losses = task_losses(outputs, batch, cfg.loss.edge_pos_weight)
+        loss = weighting(losses)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {step}: { {k: float(v) for k, v in losses.items()} }")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        for t in TASKS:
+            running[t] += float(losses[t].detach())
+        n_running += 1
+        bar.update(1)
+        if step % cfg.log_every == 0 or step == cfg.iterations:
+            row = {"kind": "train", "step": step, "lr": lr, "seconds": time.perf_counter() - t0,
+                   **{t: running[t] / n_running for t in TASKS}}  # fmt: skip
+            bar.set_postfix({t[:4]: f"{row[t]:.3f}" for t in TASKS})
+            if log:
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+            running, n_running = {t: 0.0 for t in TASKS}, 0
+        if env.main and (step % cfg.eval_every == 0 or step == cfg.iterations):
+            last_metrics = evaluate(model, val_set, env.device, progress=progress)
+            score = delta_m(last_metrics, _reference(cfg))
+            log.write(json.dumps({"kind": "eval", "step": step, "delta_m": score, **last_metrics}) + "\n")
+            log.flush()
+            header = {**training_data, "steps": step, "seconds": round(time.perf_counter() - t0, 1)}
+            save_checkpoint(model, out / "last.safetensors", training_data=header,
+                            metrics={"split": d.val_split, **last_metrics})  # fmt: skip
+            if score > best:
+                best = score
+                save_checkpoint(model, out / "best.safetensors", training_data=header,
+                                metrics={"split": d.val_split, **last_metrics})  # fmt: skip
+            _save_resume(out / "resume.safetensors", optimizer, step, weighting, best)
+            bar.write(f"step {step}: Δm vs reference {score:+.1f}%\n{format_metrics(last_metrics)}")
+    bar.close()
+    if log:
+        log.close()
+        from m2h_ros.train.plots import plot_curves
+
+        plot_curves(out / "metrics.jsonl", out / "curves.png")
+    return {"metrics": last_metrics, "best": str(out / "best.safetensors"), "last": str(out / "last.safetensors")}

@@ -1,0 +1,110 @@
+"""`m2h bag eval` on tiny synthetic bags: the report's numbers against a direct computation on the same
+frames, and bags without ground truth, without camera_info, or cut short."""
+
+import json
+
+import numpy as np
+import pytest
+
+from .helpers import REPO, start_python, stop
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+SIZE = (56, 70)  # the network's input size in these tests
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """Random weights (the arithmetic of the evaluation does not depend on training), one rendered home."""
+    import torch
+
+    from m2h_ros.model.build import build_model
+    from m2h_ros.model.checkpoint import save_checkpoint
+    from m2h_ros.synth.generate import SynthConfig, render_scene
+
+    root = tmp_path_factory.mktemp("bag_eval")
+    torch.manual_seed(0)
+    weights = save_checkpoint(build_model("m2h_lite"), root / "lite.safetensors")
+    home, frames = render_scene(3, SynthConfig(width=96, height=72, frames_per_scene=6))
+    config = root / "nodes.yaml"
+    config.write_text(f"/**/perception_node:\n  ros__parameters:\n    input_size: {list(SIZE)}\n")
+    return root, weights, config, home.ground_truth(3), frames
+
+
+def _bag(scene, name, **kwargs):
+    from m2h_ros.synth.writers import write_bag
+
+    root, _, _, truth, frames = scene
+    return write_bag(root / name, frames, truth, **kwargs)
+
+
+def _evaluate(scene, bag, out):
+    from m2h_ros.ros.bag_eval import BagEvalConfig, evaluate_bag
+
+    _, weights, config, _, _ = scene
+    return evaluate_bag(bag, out, BagEvalConfig(weights=weights, config=config, device="cpu"), progress=False)
+
+
+def test_report_matches_a_direct_computation_on_the_same_frames(ros_env, scene, tmp_path):
+    from m2h_ros import labels
+    from m2h_ros.eval.metrics import MultiTaskMeter
+    from m2h_ros.inference.predictor import Predictor, PredictorConfig
+
+    _, weights, _, _, frames = scene
+    report = _evaluate(scene, _bag(scene, "full"), tmp_path / "report")
+    assert report["timing"]["frames_sent"] == len(frames) == report["frames_evaluated"]
+    assert report["timing"]["drop_rate"] == 0 and report["timing"]["latency_p50_ms"] > 0
+    # the same frames through the Predictor, with the node's label mapping (void -> -1), scored directly
+    predictor = Predictor.from_checkpoint(weights, PredictorConfig(input_size=SIZE, device="cpu"))
+    space = labels.SYNTHETIC
+    meter = MultiTaskMeter(len(space), [i for i in range(len(space)) if i not in space.invalid_labels])
+    from m2h_ros.synth.render import edge_target
+
+    for f in frames:
+        p = predictor.predict(f.rgb)
+        meter.update(labels=np.where(p.labels > 0, p.labels, -1)[None], depth=p.depth[None],
+                     normals=np.moveaxis(p.normals, -1, 0)[None], edges=p.edges[None],
+                     gt_semseg=np.where(f.labels > 0, f.labels, -1)[None], gt_depth=f.depth[None],
+                     gt_normals=np.moveaxis(f.normals, -1, 0)[None], gt_edges=edge_target(f.edges)[None])  # fmt: skip
+    direct = meter.compute()
+    for task, values in direct.items():
+        for key, value in values.items():
+            assert report["metrics"][task][key] == pytest.approx(value, rel=1e-3, abs=1e-3), (task, key)
+    for name in ("report.md", "report.json", "contact_sheet.png", "latency.png", "scene_graph.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0, name
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["timing"] == report["timing"]
+    assert "scene_graph" in report and "objects" in report["scene_graph"]
+
+
+def test_bag_without_ground_truth_still_gets_the_timing_report(ros_env, scene, tmp_path):
+    bag = _bag(scene, "no_gt", topics=("/camera/image_raw", "/camera/camera_info", "/camera/pose"))
+    report = _evaluate(scene, bag, tmp_path / "report")
+    assert report["timing"]["frames_answered"] == report["timing"]["frames_sent"] > 0
+    assert "metrics" not in report and any("no ground-truth topics" in n for n in report["notes"])
+    assert "no ground-truth topics" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_bag_without_camera_info_is_evaluated_without_a_scene_graph(ros_env, scene, tmp_path):
+    topics = ("/camera/image_raw", "/camera/pose", "/gt/depth", "/gt/semantic", "/gt/normals", "/gt/edges")
+    report = _evaluate(scene, _bag(scene, "no_info", topics=topics), tmp_path / "report")
+    assert report["frames_evaluated"] > 0 and "metrics" in report
+    assert any("no camera_info" in n for n in report["notes"]) and "scene_graph" not in report
+
+
+def test_truncated_and_missing_bags_give_clear_messages(ros_env, scene, tmp_path):
+    bag = _bag(scene, "cut")
+    data = next(bag.glob("*.mcap"))
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    _, weights, config, _, _ = scene
+    proc = start_python("m2h_ros.cli", "bag", "eval", str(bag), "--out", str(tmp_path / "r"), "--weights",
+                        str(weights), "--config", str(config), env=ros_env, module=True)  # fmt: skip
+    code, out = stop(proc, timeout=300) if proc.wait(timeout=300) is not None else stop(proc)
+    assert "Traceback" not in out
+    if code == 0:  # what could be read was evaluated, and the report says where the bag ends
+        assert "the bag ends early" in out and (tmp_path / "r" / "report.md").is_file()
+    else:
+        assert code == 2 and "m2h: error:" in out and str(bag) in out
+    proc = start_python("m2h_ros.cli", "bag", "eval", str(tmp_path / "nowhere"), env=ros_env, module=True)
+    code, out = stop(proc, timeout=60) if proc.wait(timeout=60) is not None else stop(proc)
+    assert code == 2 and "no such bag" in out and "Traceback" not in out
+    assert REPO.is_dir()

@@ -1,0 +1,51 @@
+"""Launch files, the RViz layout and the node configuration refer to what the nodes really publish."""
+
+import ast
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _topics(tree) -> list[str]:
+    if isinstance(tree, dict):
+        return [tree["Topic"]["Value"]] if "Topic" in tree else [t for v in tree.values() for t in _topics(v)]
+    if isinstance(tree, list):
+        return [t for v in tree for t in _topics(v)]
+    return []
+
+
+def test_rviz_layout_shows_published_topics():
+    from m2h_ros.ros.perception_node import OUTPUT_TOPICS, OUTPUTS
+
+    published = {f"/m2h/{OUTPUT_TOPICS.get(o, o)}" for o in OUTPUTS} | {"/m2h/scene_graph_markers"}
+    rviz = yaml.safe_load((REPO / "config" / "rviz" / "m2h.rviz").read_text())
+    topics = _topics(rviz)
+    assert {"/m2h/points", "/m2h/scene_graph_markers", "/m2h/semantic_overlay", "/m2h/depth"} <= set(topics)
+    assert set(topics) <= published
+    assert rviz["Visualization Manager"]["Global Options"]["Fixed Frame"] == "map"
+
+
+def test_launch_files_are_valid_python_with_a_description():
+    for path in (REPO / "launch").glob("*.launch.py"):
+        tree = ast.parse(path.read_text(), str(path))
+        assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body), path
+
+
+def test_hydra_launch_remaps_onto_hydra_inputs():
+    text = (REPO / "launch" / "hydra.launch.py").read_text()
+    for suffix in ("/depth_registered/image_rect", "/semantic/image_raw", "/rgb/camera_info", "/rgb/image_raw"):
+        assert f'"{suffix}"' in text, suffix
+    assert '"camera_info_out"' in text and "_label_space.yaml" in text
+
+
+def test_node_configuration_file_is_valid_for_both_nodes():
+    from m2h_ros.config import load
+    from m2h_ros.ros.perception_node import PerceptionConfig
+    from m2h_ros.ros.scene_graph_node import SceneGraphNodeConfig
+
+    path = REPO / "config" / "perception.yaml"
+    assert load(PerceptionConfig, path, node="perception_node").cloud.stride == 2
+    sg = load(SceneGraphNodeConfig, path, node="scene_graph_node")
+    assert sg.graph.floor_z is None and sg.graph.label_space == "synthetic"

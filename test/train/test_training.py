@@ -1,0 +1,107 @@
+"""Training end to end on a tiny synthetic dataset: losses fall, checkpoints and logs appear, runs
+resume, `m2h eval` reproduces the figures stored in a checkpoint, and DDP runs under torchrun."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from m2h_ros.config import from_dict, to_dict
+from m2h_ros.model.checkpoint import read_header
+from m2h_ros.train.losses import TASKS
+from m2h_ros.train.trainer import TrainConfig, train
+
+# A small m2h_lite: the real modules at a width and input size that train in seconds on a CPU.
+TINY_MODEL = {"channels": 32, "head_channels": [16]}
+
+
+def tiny_config(root, out_dir, **overrides) -> TrainConfig:
+    cfg = {
+        "variant": "m2h_lite", "model": TINY_MODEL,
+        "data": {"root": str(root), "cache": True},
+        "augment": {"crop_size": [56, 70], "scale": [0.6, 0.8]},
+        "loss": {"weighting": "fixed", "weights": {"edges": 20.0}},
+        "out_dir": str(out_dir), "iterations": 20, "batch_size": 4, "lr": 2e-3, "weight_decay": 1e-4,
+        "grad_clip": 1.0, "workers": 0, "eval_every": 10, "log_every": 10, "threads": 2, "device": "cpu",
+    }  # fmt: skip
+    cfg.update(overrides)
+    return from_dict(TrainConfig, cfg)
+
+
+def _log(out_dir):
+    return [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_few_hundred_steps_lower_every_task_loss(tiny_dataset, tmp_path):
+    torch.manual_seed(0)
+    result = train(tiny_config(tiny_dataset, tmp_path, iterations=300, eval_every=300), progress=False)
+    rows = [r for r in _log(tmp_path) if r["kind"] == "train"]
+    first, last = rows[0], rows[-1]
+    assert first["step"] == 10 and last["step"] == 300
+    for task in TASKS:
+        assert last[task] < 0.8 * first[task], f"{task} loss went from {first[task]:.3f} to {last[task]:.3f}"
+    assert result["metrics"]["semseg"]["mIoU"] > 0
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_checkpoints_log_and_resume(tiny_dataset, tmp_path):
+    train(tiny_config(tiny_dataset, tmp_path, iterations=20, eval_every=10), progress=False)
+    for name in ("best.safetensors", "last.safetensors", "resume.safetensors", "config.yaml", "metrics.jsonl"):
+        assert (tmp_path / name).is_file(), name
+    header = read_header(tmp_path / "last.safetensors")
+    assert header["training_data"]["steps"] == 20 and header["metrics"]["split"] == "val"
+    assert [r["step"] for r in _log(tmp_path) if r["kind"] == "eval"] == [10, 20]
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text())["iterations"] == 20
+    # resume: continues from step 20 with the saved optimiser state, up to the new total
+    train(tiny_config(tiny_dataset, tmp_path, iterations=30, eval_every=10, resume=True), progress=False)
+    steps = [r["step"] for r in _log(tmp_path) if r["kind"] == "train"]
+    assert steps == [10, 20, 30]
+    assert read_header(tmp_path / "last.safetensors")["training_data"]["steps"] == 30
+
+
+def test_mismatched_convention_is_refused_before_training(tiny_dataset, tmp_path):
+    cfg = tiny_config(tiny_dataset, tmp_path, data={"root": str(tiny_dataset), "convention": "invpt"})
+    with pytest.raises(ValueError, match=r"num_classes.*invpt.*needs 19"):
+        train(cfg, progress=False)
+
+
+def _m2h(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "m2h_ros.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, **kwargs)  # fmt: skip
+
+
+def test_cli_train_then_eval_reproduces_the_checkpoint_metrics(tiny_dataset, tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(to_dict(tiny_config(tiny_dataset, tmp_path / "run"))))
+    done = _m2h("train", "--config", config, "--iterations", 10)
+    assert done.returncode == 0, done.stderr
+    weights = tmp_path / "run" / "last.safetensors"
+    stored = read_header(weights)["metrics"]
+    done = _m2h("eval", "--weights", weights, "--data", tiny_dataset, "--json", tmp_path / "m.json", "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert "mIoU" in done.stdout and "odsF" in done.stdout
+    measured = json.loads((tmp_path / "m.json").read_text())
+    for task in TASKS:
+        for key, value in stored[task].items():
+            assert measured[task][key] == pytest.approx(value, rel=1e-4, abs=1e-4), (task, key)
+    done = _m2h("eval", "--weights", weights, "--data", tmp_path / "nowhere")
+    assert done.returncode == 2 and "gt_sets/val.txt" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_ddp_under_torchrun(tiny_dataset, tmp_path):
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(to_dict(tiny_config(tiny_dataset, tmp_path / "run", iterations=6, eval_every=6,
+                                                         batch_size=2, threads=1))))  # fmt: skip
+    done = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "m2h_ros.cli", "train",
+                           "--config", str(config)], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = _log(tmp_path / "run")
+    assert [r["step"] for r in rows if r["kind"] == "eval"] == [6]  # rank 0 alone logs and evaluates
+    assert read_header(tmp_path / "run" / "last.safetensors")["training_data"]["steps"] == 6
