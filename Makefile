@@ -47,7 +47,7 @@ $(VENV)/.stamp-deps: $(VENV)/.stamp-venv $(REQS)
 	$(UV) pip install --quiet --python $(PY) $(addprefix -r ,$(REQS))
 	pyinc=$$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['include'])"); \
 	npinc=$$($(PY) -c "import numpy; print(numpy.get_include())"); \
-	grep -rl "python/cp3[0-9]*-cp3[0-9]*/" $(VENV)/share --include='*.cmake' | xargs -r sed -i -E \
+	{ grep -rl "python/cp3[0-9]*-cp3[0-9]*/" $(VENV)/share --include='*.cmake' || true; } | xargs -r sed -i -E \
 	  -e "s#[^\";]*/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$$pyinc#g" \
 	  -e "s#[^\";]*/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$$npinc#g"
 	touch $@

@@ -1,7 +1,8 @@
 """Scene-graph quality with oracle perception (ground-truth depth and labels) on held-out synthetic homes.
 
 Goals: object precision and recall ≥ 0.85 (same class, centroid within 0.5 m, one-to-one), right room
-count in ≥ 80% of homes. Writes benchmarks/results/scene_graph_oracle.json.
+count in ≥ 80% of homes. The builder's defaults were chosen on homes 100–109; the default test homes are
+200–209. Writes benchmarks/results/scene_graph_oracle.json.
 
     python benchmarks/scene_graph_oracle.py [--seeds 200 201 ...] [--frames 150]
 """

@@ -217,9 +217,10 @@ def evaluate_bag(bag: str | Path, out_dir: str | Path, cfg: BagEvalConfig | None
     n_images = sum(c.msgcount for c in reader.connections if c.topic == topics["image"])
     sheet_at = set(np.linspace(0, max(n_images - 1, 0), min(cfg.sheet_rows, n_images)).round().astype(int).tolist())
 
-    proc = _start_nodes(topics, cfg)
     rec = _Recorder(topics, cfg.namespace)
+    proc = None
     try:
+        proc = _start_nodes(topics, cfg)
         end = time.monotonic() + cfg.start_timeout_s
         while not rec.ready(topics["image"]):
             if proc.poll() is not None or time.monotonic() > end:
@@ -292,7 +293,7 @@ def evaluate_bag(bag: str | Path, out_dir: str | Path, cfg: BagEvalConfig | None
             while time.monotonic() < end and len(rec.graphs) <= n_graphs:
                 time.sleep(0.05)
     finally:
-        code, node_output = _stop(proc)
+        code, node_output = _stop(proc) if proc is not None else (None, "")
         diagnostics = dict(rec.diagnostics)
         graphs = list(rec.graphs)
         label_space = rec.label_space

@@ -36,7 +36,7 @@ class SceneGraphConfig:
     place_spacing: float = 0.5
     min_clearance: float = 0.2
     min_dilation: float = 0.4  # room filtration thresholds: metres of clearance from walls
-    max_dilation: float = 0.9
+    max_dilation: float = 0.8
     min_room_area: float = 1.0  # square metres
     floor_z: float | None = None  # None: the median height of floor points seen so far
 

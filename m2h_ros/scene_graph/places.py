@@ -169,7 +169,7 @@ def extract_places(raster: FloorRaster, spacing: float = 0.5, min_clearance: flo
     return PlaceGraph(positions, best_clear[bi, bj], np.array(edges, np.int64).reshape(-1, 2), np.array(weights))
 
 
-def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float = 0.4, max_dilation: float = 0.9,
+def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float = 0.4, max_dilation: float = 0.8,
                   step: float = 0.05, min_room_area: float = 1.0) -> np.ndarray:  # fmt: skip
     """(P,) room index per place (-1: none) by clearance filtration (see the module docstring)."""
     rooms = -np.ones(len(places), np.int64)

@@ -177,6 +177,7 @@ def test_bad_input_is_rejected_counted_and_the_node_keeps_running(ros_env, weigh
     c = Collector()
     try:
         c.subscribe("depth", Image)
+        c.subscribe("camera_info_out", CameraInfo)  # camera_info is paired (and checked) only when wanted
         c.subscribe("/diagnostics", DiagnosticArray)
         image_pub = c.node.create_publisher(Image, "image", 10)
         info_pub = c.node.create_publisher(CameraInfo, "camera_info", 10)

@@ -157,7 +157,11 @@ def test_bag_reads_back_with_rosbags(tmp_path, rendered, storage):
 
     _, frames, gt = rendered
     path = write_bag(tmp_path / "bag", frames, gt, rate_hz=5.0, storage=storage)
-    assert json.loads((path / "scene.json").read_text()) == gt
+    scene = json.loads((path / "scene.json").read_text())
+    assert {k: v for k, v in scene.items() if k not in ("observed_instances", "visited_rooms")} == gt
+    assert scene["visited_rooms"] == sorted({f.room for f in frames})
+    seen = {int(i) for f in frames for i, n in zip(*np.unique(f.instances, return_counts=True)) if i and n >= 200}
+    assert set(scene["observed_instances"]) == seen and seen & {o["inst"] for o in gt["objects"]}
     ts = get_typestore(Stores.ROS2_JAZZY)
     got = {}
     with Reader(path) as reader:
