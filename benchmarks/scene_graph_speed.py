@@ -58,7 +58,7 @@ def main() -> int:
         "goal_integrate_ms": 30.0,
         "voxels": len(builder.map), "voxel_map_mb": builder.map.nbytes / 1e6, "floor_cells": len(builder.grid),
         "rss_growth_mb": rss_mb() - rss0,
-        "graph": {"objects": len(graph.layer(2)), "places": len(graph.layer(3)), "rooms": len(graph.layer(4))},
+        "graph": graph.counts(),
     }  # fmt: skip
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)

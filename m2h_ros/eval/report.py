@@ -99,8 +99,7 @@ def scene_graph_plot(graph: SceneGraph, truth: dict | None, space: LabelSpace, p
         for o in truth["objects"]:
             lo, hi = np.array(o["aabb_min"]), np.array(o["aabb_max"])
             ax.add_patch(Rectangle(lo[:2], *(hi - lo)[:2], fc="none", ec="0.6", lw=0.8, ls=":"))
-    room_of = {e.target: e.source for e in graph.edges if e.relation == "contains" and e.source in graph.nodes
-               and graph.nodes[e.source].layer == ROOMS}  # fmt: skip
+    room_of = graph.parents(ROOMS)
     rooms = sorted(n.id for n in graph.layer(ROOMS))
     cmap = plt.get_cmap("tab10")
     places = graph.layer(PLACES)

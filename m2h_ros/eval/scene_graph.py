@@ -77,8 +77,7 @@ def evaluate_rooms(graph: SceneGraph, ground_truth: dict, visited: set[int] | No
     """Room count and room-assignment accuracy of the places (see the module docstring)."""
     gt_rooms = [r for r in ground_truth["rooms"] if visited is None or r["id"] in visited]
     est_rooms = graph.layer(ROOMS)
-    place_room = {e.target: e.source for e in graph.edges if e.relation == "contains" and e.target in graph.nodes
-                  and graph.nodes[e.target].layer == PLACES}  # fmt: skip
+    place_room = {p: r for p, r in graph.parents(ROOMS).items() if graph.nodes[p].layer == PLACES}
     truth = {pid: _room_of(np.asarray(graph.nodes[pid].position[:2]), ground_truth["rooms"]) for pid in place_room}
     majority = {}
     for rid in {n.id for n in est_rooms}:

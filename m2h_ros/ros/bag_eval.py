@@ -238,15 +238,19 @@ def evaluate_bag(bag: str | Path, out_dir: str | Path, cfg: BagEvalConfig | None
         def evaluate_ready() -> None:
             """Score every frame whose outputs and ground truth are both in."""
             nonlocal meter, gt_table, evaluated
-            for t in sorted(sent):
-                if t not in gts or not rec.answered(t):
+            with rec.lock:  # unscored frames only: scored ones leave rec.outputs
+                answered = [t for t in sorted(rec.outputs) if len(rec.outputs[t]) == len(OUTPUTS)]
+            for t in answered:
+                if gt_conns and t not in gts:
+                    continue
+                with rec.lock:
+                    pred = rec.outputs.pop(t)
+                if t not in gts:  # a bag without ground truth: its outputs are timed, not kept
                     continue
                 if meter is None:  # the published label space is known once outputs arrive
                     space = label_spaces.get_label_space(rec.label_space or "synthetic")
                     gt_table = label_spaces.remap_table("synthetic", space)  # the synthetic world's ids
                     meter = MultiTaskMeter(len(space), [i for i in range(len(space)) if i not in space.invalid_labels])
-                with rec.lock:
-                    pred = rec.outputs.pop(t)
                 gt = gts.pop(t)
                 gt_labels = label_spaces.remap(gt["semantic"], gt_table)
                 meter.update(labels=pred["semantic"][None], depth=np.nan_to_num(pred["depth"])[None],
@@ -328,8 +332,7 @@ def evaluate_bag(bag: str | Path, out_dir: str | Path, cfg: BagEvalConfig | None
 
         graph = scene_graph_from_msg(graphs[-1], space.name)
         graph.save(out_dir / "scene_graph.json")
-        layers = {name: len(graph.layer(layer)) for layer, name in ((2, "objects"), (3, "places"), (4, "rooms"))}
-        report["scene_graph"] = {"nodes": layers}
+        report["scene_graph"] = {"nodes": graph.counts()}
         if truth:
             observed = set(truth["observed_instances"]) if "observed_instances" in truth else None
             visited = set(truth["visited_rooms"]) if "visited_rooms" in truth else None

@@ -15,7 +15,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from m2h_ros.labels import LabelSpace
 from m2h_ros.ros.conversions import header_at
-from m2h_ros.scene_graph.graph import BUILDINGS, CONTAINS, LAYER_NAMES, OBJECTS, PLACES, ROOMS, Edge, Node, SceneGraph
+from m2h_ros.scene_graph.graph import BUILDINGS, LAYER_NAMES, OBJECTS, PLACES, ROOMS, Edge, Node, SceneGraph
 
 _LAYER_COLOR = {PLACES: (0.2, 0.6, 1.0), ROOMS: (1.0, 0.6, 0.1), BUILDINGS: (0.5, 0.2, 0.8)}
 
@@ -28,13 +28,9 @@ def scene_graph_to_msg(graph: SceneGraph, header: Header):
     from m2h_ros.msg import SceneGraph as SceneGraphMsg
     from m2h_ros.msg import SceneGraphEdge, SceneGraphNode
 
-    room_of = {}
-    for e in graph.edges:
-        if e.relation == CONTAINS and graph.nodes.get(e.source) and graph.nodes[e.source].layer == ROOMS:
-            room_of[e.target] = e.source
-    for e in graph.edges:  # objects belong to the room of their place
-        if e.relation == CONTAINS and e.source in room_of and graph.nodes[e.target].layer == OBJECTS:
-            room_of[e.target] = room_of[e.source]
+    room_of = graph.parents(ROOMS)
+    # objects belong to the room of their place
+    room_of |= {o: room_of[p] for o, p in graph.parents(PLACES).items() if p in room_of}
     nodes = []
     for n in graph.nodes.values():
         lo = np.asarray(n.bbox_min if n.bbox_min is not None else n.position, float)

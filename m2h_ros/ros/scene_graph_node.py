@@ -264,8 +264,7 @@ class SceneGraphNode(Node):
     def _publish_diagnostics(self) -> None:
         with self.lock:
             counts = dict(self.counts)
-            layers = {name: len(self.graph.layer(layer)) for layer, name in ((2, "objects"), (3, "places"),
-                                                                              (4, "rooms"))}  # fmt: skip
+            layers = self.graph.counts()
             voxels = len(self.builder.map)
         upd = np.array(self.update_ms) if self.update_ms else np.zeros(1)
         values = {**{k: str(v) for k, v in sorted(counts.items())}, **{k: str(v) for k, v in layers.items()},

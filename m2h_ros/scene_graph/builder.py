@@ -14,7 +14,18 @@ import numpy as np
 
 from m2h_ros.config import check
 from m2h_ros.labels import get_label_space
-from m2h_ros.scene_graph.graph import ADJACENT, BUILDINGS, CONTAINS, OBJECTS, PLACES, ROOMS, Node, SceneGraph, node_id
+from m2h_ros.scene_graph.graph import (
+    ADJACENT,
+    BUILDINGS,
+    CONTAINS,
+    OBJECTS,
+    PLACES,
+    ROOMS,
+    Node,
+    SceneGraph,
+    node_id,
+    node_index,
+)
 from m2h_ros.scene_graph.objects import ObjectTracker, SceneObject
 from m2h_ros.scene_graph.places import FloorGrid, extract_places, segment_rooms
 from m2h_ros.scene_graph.voxel_map import SemanticVoxelMap
@@ -85,7 +96,7 @@ class SceneGraphBuilder:
     def restore(self, graph: SceneGraph) -> None:
         """Take the objects of a saved graph (inactive, ids kept); places and rooms come back with new data."""
         for n in graph.layer(OBJECTS):
-            index = n.id & ((1 << 56) - 1)
+            index = node_index(n.id)
             self.objects.objects[index] = SceneObject(
                 index, n.label, np.asarray(n.position), np.asarray(n.bbox_min), np.asarray(n.bbox_max), n.num_points,
                 n.first_seen, n.last_seen, n.num_observations, active=False,

@@ -35,8 +35,13 @@ def node_id(layer: int, index: int) -> int:
     return (ord(PREFIX[layer]) << 56) | index
 
 
+def node_index(nid: int) -> int:
+    """The index part of a NodeSymbol (below the category character)."""
+    return nid & ((1 << 56) - 1)
+
+
 def symbol(nid: int) -> str:
-    return f"{chr(nid >> 56)}{nid & ((1 << 56) - 1)}"
+    return f"{chr(nid >> 56)}{node_index(nid)}"
 
 
 @dataclass
@@ -86,6 +91,15 @@ class SceneGraph:
     def parent(self, nid: int) -> int | None:
         """The node that ``contains`` ``nid``, if any."""
         return next((e.source for e in self.edges if e.relation == CONTAINS and e.target == nid), None)
+
+    def parents(self, layer: int) -> dict[int, int]:
+        """child id -> id of the node of ``layer`` that contains it (e.g. ROOMS: place -> room)."""
+        return {e.target: e.source for e in self.edges if e.relation == CONTAINS and e.target in self.nodes
+                and e.source in self.nodes and self.nodes[e.source].layer == layer}  # fmt: skip
+
+    def counts(self) -> dict[str, int]:
+        """Nodes per layer, by layer name: objects, places, rooms, buildings."""
+        return {name.lower(): len(self.layer(layer)) for layer, name in LAYER_NAMES.items()}
 
     # --- our JSON schema
     def to_json(self) -> dict:
