@@ -11,7 +11,7 @@ from setuptools import find_packages, setup
 
 extras = {
     "onnx": ["onnx", "onnxruntime"],
-    "synth": ["open3d-cpu", "numba"],
+    "synth": ["open3d-cpu"],
     "bags": ["rosbags"],
     "scene_graph": ["open3d-cpu", "spark-dsg==1.1.3"],
     "mamba": ["mamba-ssm"],  # CUDA machines only; builds from source
@@ -38,6 +38,7 @@ setup(
         "matplotlib",
         "opencv-python-headless",
         "scipy",
+        "numba",
     ],
     extras_require=extras,
     entry_points={"console_scripts": ["m2h = m2h_ros.cli:main"]},

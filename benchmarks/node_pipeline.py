@@ -51,7 +51,7 @@ def camera(t: float):
     return array_to_image(rgb, "rgb8", header), camera_info_from_intrinsics(K, header)
 
 
-def in_process_cost(weights: Path, stride: int, reps: int = 30) -> dict:
+def in_process_cost(weights: Path, stride: int, reps: int = 60) -> dict:
     import rclpy
     from rclpy.parameter import Parameter
 

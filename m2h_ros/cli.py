@@ -198,17 +198,8 @@ def headline(report: dict) -> str:
     return "\n".join(lines)
 
 
-def default_config(name: str) -> Path:
-    """A file of the package's config/ folder: the source tree's, else the installed share directory."""
-    here = Path(__file__).resolve().parents[1] / "config" / name
-    if here.is_file():
-        return here
-    from ament_index_python.packages import get_package_share_directory
-
-    return Path(get_package_share_directory("m2h_ros")) / "config" / name
-
-
 def _run(args: argparse.Namespace) -> int:
+    from m2h_ros.config import default_config
     from m2h_ros.ros.perception_node import PerceptionNode
     from m2h_ros.ros.runner import run_nodes
     from m2h_ros.ros.scene_graph_node import SceneGraphNode
@@ -266,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a network (multi-GPU: torchrun --nproc_per_node N -m m2h_ros.cli train)"
     )
     tr.add_argument(
-        "--config", type=Path, required=True, help="training YAML (see config/train_m2h_lite_synthetic.yaml)"
+        "--config", type=Path, required=True, help="training YAML (see config/train/m2h_lite_synthetic.yaml)"
     )
     tr.add_argument("--out-dir", type=Path, help="run directory (overrides out_dir)")
     tr.add_argument("--iterations", type=int, help="overrides iterations")

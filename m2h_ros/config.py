@@ -82,6 +82,16 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+def default_config(name: str) -> Path:
+    """A file of the package's config/ folder: the source tree's, else the installed share directory."""
+    here = Path(__file__).resolve().parents[1] / "config" / name
+    if here.is_file():
+        return here
+    from ament_index_python.packages import get_package_share_directory
+
+    return Path(get_package_share_directory("m2h_ros")) / "config" / name
+
+
 def check(ok: bool, key: str, message: str) -> None:
     """For ``__post_init__``: raise ValueError naming ``key`` unless ``ok``."""
     if not ok:

@@ -1,6 +1,7 @@
 """Launch files, the RViz layout and the node configuration refer to what the nodes really publish."""
 
 import ast
+import json
 from pathlib import Path
 
 import yaml
@@ -16,15 +17,33 @@ def _topics(tree) -> list[str]:
     return []
 
 
-def test_rviz_layout_shows_published_topics():
+def _published() -> set[str]:
     from m2h_ros.ros.perception_node import OUTPUT_TOPICS, OUTPUTS
 
-    published = {f"/m2h/{OUTPUT_TOPICS.get(o, o)}" for o in OUTPUTS} | {"/m2h/scene_graph_markers"}
+    return {f"/m2h/{OUTPUT_TOPICS.get(o, o)}" for o in OUTPUTS} | {"/m2h/scene_graph_markers", "/diagnostics"}
+
+
+def test_rviz_layout_shows_published_topics():
     rviz = yaml.safe_load((REPO / "config" / "rviz" / "m2h.rviz").read_text())
     topics = _topics(rviz)
     assert {"/m2h/points", "/m2h/scene_graph_markers", "/m2h/semantic_overlay", "/m2h/depth"} <= set(topics)
-    assert set(topics) <= published
+    assert set(topics) <= _published()
     assert rviz["Visualization Manager"]["Global Options"]["Fixed Frame"] == "map"
+
+
+def test_foxglove_layout_shows_published_topics_in_every_panel():
+    layout = json.loads((REPO / "config" / "foxglove" / "m2h.json").read_text())
+    panels = layout["configById"]
+
+    def leaves(node):
+        return [node] if isinstance(node, str) else leaves(node["first"]) + leaves(node["second"])
+
+    assert sorted(leaves(layout["layout"])) == sorted(panels)
+    topics = {c["imageMode"]["imageTopic"] for c in panels.values() if "imageMode" in c}
+    topics |= {t for c in panels.values() for t in c.get("topics", {})}
+    topics |= {c["topicToRender"] for c in panels.values() if "topicToRender" in c}
+    assert {"/m2h/points", "/m2h/scene_graph_markers", "/m2h/semantic_overlay", "/m2h/depth", "/diagnostics"} <= topics
+    assert topics <= _published()
 
 
 def test_launch_files_are_valid_python_with_a_description():

@@ -10,6 +10,7 @@ Metrics stream frame by frame; only the frames of the contact sheet are kept.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from m2h_ros import labels as label_spaces
+from m2h_ros.config import default_config
 from m2h_ros.eval.metrics import MultiTaskMeter
 from m2h_ros.eval.report import SheetRow, contact_sheet, latency_histogram, scene_graph_plot, write_report
 
@@ -217,6 +219,10 @@ def evaluate_bag(bag: str | Path, out_dir: str | Path, cfg: BagEvalConfig | None
     n_images = sum(c.msgcount for c in reader.connections if c.topic == topics["image"])
     sheet_at = set(np.linspace(0, max(n_images - 1, 0), min(cfg.sheet_rows, n_images)).round().astype(int).tolist())
 
+    # The replay and the nodes share this machine. Through Fast DDS's default 0.5 MB shared-memory
+    # segment, multi-MB images go as UDP fragments, and a lost fragment waits for the writer's next
+    # heartbeat (3 s); the package's big-segment profile avoids that unless a profile is chosen already.
+    os.environ.setdefault("FASTRTPS_DEFAULT_PROFILES_FILE", str(default_config("fastdds_shm_big.xml")))
     rec = _Recorder(topics, cfg.namespace)
     proc = None
     try:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
@@ -143,6 +144,7 @@ class PerceptionNode(Node):
         self.predictor = Predictor(model, PredictorConfig(
             device=self.config.device, dtype=self.config.dtype, backend=self.config.backend,
             input_size=self.config.input_size, threads=self.config.threads))  # fmt: skip
+        self.predictor.warmup()
         model_space = label_spaces.get_label_space(model.config.label_space)
         self.label_space = label_spaces.get_label_space(self.config.label_space or model_space.name)
         # Model classes the label space calls invalid (void) are published as -1 (unknown).
@@ -280,7 +282,7 @@ class PerceptionNode(Node):
         header, out = frame.header, {}
         labels = None
         if wanted & {"semantic", "semantic_color", "semantic_overlay", "points"}:
-            labels = self.label_table[np.clip(pred.labels, 0, len(self.label_table) - 1)]
+            labels = np.take(self.label_table, pred.labels, mode="clip")
         if "depth" in wanted:
             out["depth"] = conv.array_to_image(np.where(np.isfinite(pred.depth), pred.depth, np.nan), "32FC1", header)
         if "semantic" in wanted:
@@ -290,17 +292,20 @@ class PerceptionNode(Node):
             if "semantic_color" in wanted:
                 out["semantic_color"] = conv.array_to_image(color, "rgb8", header)
             if "semantic_overlay" in wanted:
-                a = round(self.config.overlay_alpha * 256)  # integer blend: a/256 of the label colour
-                overlay = ((a * color.astype(np.uint16) + (256 - a) * frame.rgb) >> 8).astype(np.uint8)
+                a = self.config.overlay_alpha
+                overlay = cv2.addWeighted(color, a, frame.rgb, 1 - a, 0)
                 out["semantic_overlay"] = conv.array_to_image(overlay, "rgb8", header)
         if "normals" in wanted:
             out["normals"] = conv.array_to_image(pred.normals, "32FC3", header)
         if "normals_color" in wanted:
-            out["normals_color"] = conv.array_to_image(((pred.normals + 1) * 127.5).astype(np.uint8), "rgb8", header)
+            # cv2's saturating float -> uint8 conversion: one pass instead of numpy's three (abs() is a
+            # no-op on these non-negative values)
+            colour = cv2.convertScaleAbs(pred.normals, alpha=127.5, beta=127.5)
+            out["normals_color"] = conv.array_to_image(colour, "rgb8", header)
         if "edges" in wanted:
             out["edges"] = conv.array_to_image(pred.edges, "32FC1", header)
         if "edges_color" in wanted:
-            out["edges_color"] = conv.array_to_image((pred.edges * 255).astype(np.uint8), "mono8", header)
+            out["edges_color"] = conv.array_to_image(cv2.convertScaleAbs(pred.edges, alpha=255.0), "mono8", header)
         if wanted & {"points", "camera_info"}:
             K, template = self._intrinsics_for(frame)
             if K is not None:

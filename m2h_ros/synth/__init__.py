@@ -4,8 +4,3 @@ walks through every room, rendered with open3d's CPU ray casting.
 World frame: metres, z up. Camera frame: the optical frame of REP 103 (x right, y down, z forward).
 Every scene and frame is reproducible from its seed.
 """
-
-import os
-
-# open3d bundles an older TBB than numba wants; OpenMP avoids the clash (set before numba loads).
-os.environ.setdefault("NUMBA_THREADING_LAYER", "omp")

@@ -2,7 +2,8 @@
 shadow rays, an edge-aware visibility filter, procedural textures and lighting, the camera model
 (blur, exposure, tone curve, noise) and the edge flags. Ray casting itself is open3d's.
 
-All kernels are compiled once and cached (``NUMBA_CACHE_DIR``).
+All kernels are compiled once and cached (``NUMBA_CACHE_DIR``); numba threads through OpenMP
+(see ``m2h_ros/__init__.py``).
 """
 
 from __future__ import annotations

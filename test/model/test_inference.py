@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from m2h_ros.inference import Predictor, PredictorConfig
 from m2h_ros.inference.onnx_export import export_onnx, max_abs_difference
+from m2h_ros.inference.upsample import upsample_outputs
 from m2h_ros.model.build import build_model
 
 
@@ -37,6 +39,26 @@ def test_predictor_any_size_and_channel_count(lite, shape):
     np.testing.assert_allclose(np.linalg.norm(pred.normals, axis=-1), 1.0, atol=1e-4)
     assert pred.edges.shape == (h, w) and 0 <= pred.edges.min() and pred.edges.max() <= 1
     assert set(pred.timings_ms) == {"preprocess", "network", "postprocess"}
+
+
+@pytest.mark.parametrize("hw", [(480, 640), (37, 23), (1, 1), (30, 40)])
+def test_upsampling_matches_torch_interpolate(hw):
+    """The fused kernel samples exactly as F.interpolate: bilinear without corner alignment for depth,
+    normals (then renormalised) and edges, nearest for labels; also when shrinking."""
+    rng = np.random.default_rng(3)
+    normals = rng.normal(size=(30, 40, 3)) + [0, 0, -2]  # far from zero length, as a network's are
+    dense = np.concatenate([rng.uniform(0.1, 9, (30, 40, 1)), normals, rng.uniform(0, 1, (30, 40, 1))], -1)
+    labels = rng.integers(0, 41, (30, 40)).astype(np.int16)
+    depth, unit, edges, label_map = upsample_outputs(dense.astype(np.float32), labels, hw)
+
+    x = torch.from_numpy(dense).permute(2, 0, 1)[None]
+    ref = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    ref_labels = F.interpolate(torch.from_numpy(labels)[None, None].float(), size=hw, mode="nearest")[0, 0]
+    np.testing.assert_allclose(depth, ref[..., 0], atol=1e-5)
+    np.testing.assert_allclose(edges, ref[..., 4], atol=1e-6)
+    np.testing.assert_allclose(unit, ref[..., 1:4] / np.linalg.norm(ref[..., 1:4], axis=-1, keepdims=True), atol=1e-5)
+    np.testing.assert_array_equal(label_map, ref_labels.numpy().astype(np.int16))
+    assert label_map.dtype == np.int16 and depth.dtype == unit.dtype == edges.dtype == np.float32
 
 
 def test_grey_input_is_the_same_as_its_rgb_expansion(lite):
