@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from m2h_ros.config import check
-from m2h_ros.inference.upsample import upsample_outputs
+from m2h_ros.inference.postprocess import channel_argmax, upsample_outputs
 from m2h_ros.labels import get_label_space
 from m2h_ros.model.m2h import Outputs
 
@@ -147,12 +147,16 @@ class Predictor:
         out = self._network(batch)
         t2 = time.perf_counter()
         with torch.inference_mode():
-            labels = (out.semseg.argmax(1) + self._label_offset).to(torch.int16).cpu().numpy()
             dense = torch.cat([out.depth, out.normals, torch.sigmoid(out.edges)], 1)
             dense = dense.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+            if self.device.type == "cuda":
+                labels = out.semseg.argmax(1).to(torch.int16).cpu().numpy()
+            else:  # torch's CPU argmax over channels is several times slower than this kernel
+                labels = np.stack([channel_argmax(s) for s in out.semseg.permute(0, 2, 3, 1).numpy()])
         results = []
         for i, im in enumerate(rgb):
-            depth, normals, edges, label_map = upsample_outputs(dense[i], labels[i], im.shape[:2])
+            labels_i = labels[i] + np.int16(self._label_offset)
+            depth, normals, edges, label_map = upsample_outputs(dense[i], labels_i, im.shape[:2])
             results.append(Prediction(depth=depth, labels=label_map, normals=normals, edges=edges))
         t3 = time.perf_counter()
         timings = {"preprocess": (t1 - t0) * 1e3, "network": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}

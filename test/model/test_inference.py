@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from m2h_ros.inference import Predictor, PredictorConfig
 from m2h_ros.inference.onnx_export import export_onnx, max_abs_difference
-from m2h_ros.inference.upsample import upsample_outputs
+from m2h_ros.inference.postprocess import channel_argmax, upsample_outputs
 from m2h_ros.model.build import build_model
 
 
@@ -59,6 +59,16 @@ def test_upsampling_matches_torch_interpolate(hw):
     np.testing.assert_allclose(unit, ref[..., 1:4] / np.linalg.norm(ref[..., 1:4], axis=-1, keepdims=True), atol=1e-5)
     np.testing.assert_array_equal(label_map, ref_labels.numpy().astype(np.int16))
     assert label_map.dtype == np.int16 and depth.dtype == unit.dtype == edges.dtype == np.float32
+
+
+def test_channel_argmax_matches_torch_with_ties():
+    scores = np.random.default_rng(4).integers(0, 4, (13, 17, 6)).astype(np.float32)  # many ties
+    expected = torch.from_numpy(scores).argmax(-1).numpy()
+    labels = channel_argmax(scores)
+    np.testing.assert_array_equal(labels, expected)
+    assert labels.dtype == np.int16
+    # a strided view (as a channels-first tensor permuted) gives the same answer
+    np.testing.assert_array_equal(channel_argmax(np.moveaxis(np.moveaxis(scores, -1, 0).copy(), 0, -1)), expected)
 
 
 def test_grey_input_is_the_same_as_its_rgb_expansion(lite):
