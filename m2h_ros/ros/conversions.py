@@ -89,6 +89,11 @@ def header_at(seconds: float, frame_id: str = "") -> Header:
     return Header(stamp=Time(sec=sec, nanosec=min(round((seconds - sec) * 1e9), 999_999_999)), frame_id=frame_id)
 
 
+def header_now(node) -> Header:
+    """A Header stamped with ``node``'s clock (ROS time: the simulated time under use_sim_time)."""
+    return Header(stamp=node.get_clock().now().to_msg())
+
+
 def stamp_seconds(header: Header) -> float:
     """The header's stamp in seconds (the inverse of :func:`header_at`)."""
     return header.stamp.sec + header.stamp.nanosec * 1e-9

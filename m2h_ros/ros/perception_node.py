@@ -162,7 +162,7 @@ class PerceptionNode(Node):
         from m2h_ros.msg import LabelSpace
 
         self.label_pub = self.create_publisher(LabelSpace, "label_space", latched)
-        self.label_pub.publish(conv.label_space_to_msg(self.label_space, self._header_now()))
+        self.label_pub.publish(conv.label_space_to_msg(self.label_space, conv.header_now(self)))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
         self.camera_infos: collections.deque = collections.deque(maxlen=60)
@@ -343,11 +343,6 @@ class PerceptionNode(Node):
             return None, None
 
     # -- diagnostics --------------------------------------------------------------------------------
-    def _header_now(self):
-        from std_msgs.msg import Header
-
-        return Header(stamp=self.get_clock().now().to_msg())
-
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         with self.stats.lock:
@@ -371,7 +366,7 @@ class PerceptionNode(Node):
             message=f"{out_hz:.1f} Hz out, {counts.get('dropped', 0)} dropped, {rejected} rejected",
             values=[KeyValue(key=k, value=v) for k, v in values.items()],
         )  # fmt: skip
-        self.diag_pub.publish(DiagnosticArray(header=self._header_now(), status=[status]))
+        self.diag_pub.publish(DiagnosticArray(header=conv.header_now(self), status=[status]))
 
     def destroy_node(self) -> None:
         self.running = False

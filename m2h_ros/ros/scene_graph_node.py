@@ -276,7 +276,7 @@ class SceneGraphNode(Node):
             message=f"{layers['objects']} objects, {layers['rooms']} rooms, {dropped} clouds dropped or rejected",
             values=[KeyValue(key=k, value=v) for k, v in values.items()],
         )  # fmt: skip
-        self.diag_pub.publish(DiagnosticArray(header=conv.header_at(time.time()), status=[status]))
+        self.diag_pub.publish(DiagnosticArray(header=conv.header_now(self), status=[status]))
 
     def destroy_node(self) -> None:
         if self.config.save_path and self.counts.get("clouds_integrated"):
