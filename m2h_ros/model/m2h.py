@@ -1,6 +1,7 @@
-"""The multi-task network: DINOv2 backbone and the M2H or MTMamba decoder.
+"""The multi-task network: a backbone (DINOv2 or EfficientNet-Lite) and the M2H or MTMamba decoder.
 
-M2H: DINOv2 backbone → MSTR → per-task MSF → WMCA → GGFM (depth, semantics) → heads.
+M2H: DINOv2 backbone → MSTR → per-task MSF → WMCA → GGFM (depth, semantics) → heads. On a CNN
+backbone, whose stages already form the stride 4–32 pyramid, lateral convolutions take MSTR's place.
 
 Shapes at a 224×224 input with ViT-S/14 and C = 256 (the released model):
 tokens 16×16×384 → MSTR 256@64², 32², 16², 8² → MSF 256@128² per task → WMCA 256@128² →
@@ -15,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from m2h_ros.model.backbone import DinoV2Backbone, Features
+from m2h_ros.model.backbone import Features
 from m2h_ros.model.ggfm import GGFM, UniqueFeature
 from m2h_ros.model.heads import DenseHead, SimpleHead
-from m2h_ros.model.layers import TASKS
+from m2h_ros.model.layers import TASKS, ConvAct
 from m2h_ros.model.msf import MSF
 from m2h_ros.model.mstr import MSTR
 from m2h_ros.model.wmca import WMCA
@@ -37,21 +38,40 @@ class Outputs(NamedTuple):
     edges: torch.Tensor
 
 
+class Lateral(nn.Module):
+    """list of 4 × (B, C_i, H_i, W_i) CNN stages -> list of 4 × (B, C, H_i, W_i): one 3×3 conv per stage,
+    as MSTR's last projection (FPN's lateral connections, without the top-down sum that MSF does)."""
+
+    def __init__(self, in_channels: tuple[int, ...], channels: int, separable: bool = False):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            ConvAct(c, channels, 3, padding=1, bias=False, act=None, separable=separable) for c in in_channels
+        )
+
+    def forward(self, stages: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [conv(x) for conv, x in zip(self.convs, stages)]
+
+
 class M2HDecoder(nn.Module):
     """:class:`Features` -> raw per-task outputs (depth, semseg logits, normals, edge logits).
 
     Task features are at 8h × 8w (4h × 4w with ``msf_upsample_last=False``); each head upsampling
-    stage doubles that.
+    stage doubles that. ``pyramid_channels`` (a CNN's stage widths, stride 4 to 32) replaces MSTR by
+    :class:`Lateral`; the pyramid then starts at stride 4 instead of 3.5, and ``embed_dim`` is the
+    width of the last stage, which the unique features read.
     """
 
     def __init__(self, embed_dim: int, channels: int = 256, light: bool = False, num_classes: int = 41,
                  wmca_layers: int = 2, wmca_heads: int = 4, wmca_window: int = 7, wmca_reduction: int = 1,
                  wmca_pool: bool = False, head_channels: tuple[int, ...] = (128, 64),
                  aspp_dilations: tuple[int, ...] = (6, 12, 18), aspp_reduction: int = 1,
-                 msf_upsample_last: bool = True):  # fmt: skip
+                 msf_upsample_last: bool = True, pyramid_channels: tuple[int, ...] | None = None):  # fmt: skip
         super().__init__()
-        mstr_channels = tuple(embed_dim // 2 ** (3 - i) for i in range(4))
-        self.mstr = MSTR(embed_dim, mstr_channels, channels, separable=light)
+        if pyramid_channels is None:
+            mstr_channels = tuple(embed_dim // 2 ** (3 - i) for i in range(4))
+            self.mstr = MSTR(embed_dim, mstr_channels, channels, separable=light)
+        else:
+            self.lateral = Lateral(pyramid_channels, channels, separable=light)
         self.msf = nn.ModuleDict({t: MSF(channels, light, upsample_last=msf_upsample_last) for t in TASKS})
         self.wmca = WMCA(channels, wmca_layers, wmca_heads, wmca_window, wmca_reduction, wmca_pool, len(TASKS))
         self.unique = nn.ModuleDict(
@@ -72,7 +92,7 @@ class M2HDecoder(nn.Module):
         })  # fmt: skip
 
     def forward(self, feats: Features) -> dict[str, torch.Tensor]:
-        pyramid = self.mstr(feats.tokens, feats.cls)
+        pyramid = self.mstr(feats.tokens, feats.cls) if feats.cls else self.lateral(feats.tokens)
         task = {t: self.msf[t](pyramid) for t in TASKS}
         attended = dict(zip(TASKS, self.wmca([task[t] for t in TASKS])))
         for t in ("depth", "semseg"):
@@ -110,7 +130,7 @@ class MultiTaskNet(nn.Module):
     edges are logits. All four are resized bilinearly (align_corners=False) to the input.
     """
 
-    def __init__(self, backbone: DinoV2Backbone, decoder: nn.Module, min_depth: float = 0.001):
+    def __init__(self, backbone: nn.Module, decoder: nn.Module, min_depth: float = 0.001):
         super().__init__()
         self.backbone = backbone
         self.decoder = decoder

@@ -10,7 +10,7 @@ def meta_model():
         from m2h_ros.model.build import build_model
 
         with torch.device("meta"):
-            return build_model(variant, **overrides).eval()
+            return build_model(variant, init_backbone=False, **overrides).eval()
 
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # the fused kernel has no meta implementation

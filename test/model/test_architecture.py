@@ -81,7 +81,7 @@ def test_counted_macs_match_blueprint(meta_model, variant, size, gmac, backbone_
 def test_lite_variant_fits_the_cpu_budget(meta_model):
     model = meta_model("m2h_lite")
     assert count_macs(model, torch.empty(1, 3, 224, 224, device="meta")) <= 10e9
-    assert variant_config("m2h_lite").backbone == "vit_tiny"
+    assert variant_config("m2h_lite").backbone == "efficientnet_lite0"
 
 
 def test_center_pad_splits_floor_first():
