@@ -6,8 +6,8 @@ camera-to-world: a point p_cam maps to R @ p_cam + t. Ray directions have a came
 
 Trajectory: rooms are visited depth-first over the door graph through the door centres; paths are
 planned with A* on a 5 cm occupancy grid, resampled by arc length and smoothed; the camera looks
-along a blend of the walking direction and the direction to the room centre, at 1.2–1.5 m height,
-pitched 4–20° down.
+along a blend of the walking direction and the direction to the room centre, at the mount height
+(default 1.35 m) ± 0.15 m, pitched within ±8° of the mount pitch (default 12° down).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def astar(free, s, g):
     return path[::-1]
 
 
-def trajectory(scene, n_frames=100, step=0.12, seed=0):
+def trajectory(scene, n_frames=100, step=0.12, seed=0, height_m=1.35, pitch_deg=-12.0):
     """Visit rooms (DFS over the door graph) through door centres; returns a
     list of (R_wc, t_wc, room_id) poses."""
     rng = np.random.default_rng(seed)
@@ -166,9 +166,9 @@ def trajectory(scene, n_frames=100, step=0.12, seed=0):
     for i in idx:
         sk = s[i]
         yaw = yaw_look[i] + 0.5 * np.sin(0.35 * sk + ph[0]) + 0.2 * np.sin(0.9 * sk + ph[1])
-        pitch = np.deg2rad(-12 + 8 * np.sin(0.5 * sk + ph[2]))
+        pitch = np.deg2rad(pitch_deg + 8 * np.sin(0.5 * sk + ph[2]))
         roll = np.deg2rad(1.5 * np.sin(1.3 * sk + ph[3]))
-        z = 1.35 + 0.15 * np.sin(0.25 * sk + ph[1]) + 0.01 * np.sin(6 * sk)
+        z = height_m + 0.15 * np.sin(0.25 * sk + ph[1]) + 0.01 * np.sin(6 * sk)
         R = look_rotation(yaw, pitch, roll)
         x, y = P[i]
         poses.append((R, np.array([x, y, z]), rid_of(x, y)))

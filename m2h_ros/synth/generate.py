@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from m2h_ros.config import check
 from m2h_ros.synth.camera import intrinsics, trajectory, view_score
+from m2h_ros.synth.randomize import Randomization, draw_look, draw_mount, intrinsics_fov, jitter_materials
 from m2h_ros.synth.render import Frame, Renderer
 from m2h_ros.synth.scene import Scene
 
@@ -20,6 +23,7 @@ class SynthConfig:
     min_median_depth_m: float = 1.0  # ... and so are views facing a wall
     noise: float = 0.0  # sensor noise σ baked into RGB (0: add it as a training augmentation instead)
     lights: int = 2
+    randomization: Randomization | None = None  # domain randomisation (None: one fixed camera and look)
 
     def __post_init__(self) -> None:
         check(16 <= self.width <= 4096 and 16 <= self.height <= 4096, "width", "and height must be within 16..4096")
@@ -33,16 +37,27 @@ def render_scene(seed: int, config: SynthConfig, progress: bool = False) -> tupl
     from tqdm import tqdm
 
     scene = Scene(seed).generate()
-    renderer = Renderer(scene, n_lights=config.lights, noise=config.noise)
+    r = config.randomization
+    # Its own stream: a randomised home has the same layout and camera path as a plain one.
+    rng = np.random.default_rng([seed, 0x5EED])
+    mount = draw_mount(rng, r) if r else None
+    arrays = jitter_materials(scene.arrays(), rng, r.material_jitter) if r else None
+    renderer = Renderer(scene, n_lights=config.lights, noise=config.noise, arrays=arrays)
     K = intrinsics(config.width, config.height)
+    walk = trajectory(scene, 2 * config.frames_per_scene, config.step_m, seed,
+                      **({"height_m": mount.height_m, "pitch_deg": mount.pitch_deg} if mount else {}))  # fmt: skip
     frames = []
     bar = tqdm(total=config.frames_per_scene, unit="frame", desc=f"scene {seed}", disable=not progress)
     # Ask for twice the frames: a few views are skipped, and short walks end early.
-    for i, (R, t, room) in enumerate(trajectory(scene, 2 * config.frames_per_scene, config.step_m, seed)):
+    for i, (R, t, room) in enumerate(walk):
         n_objects, median_depth = view_score(renderer.tracer, renderer.A, R, t)
         if n_objects < config.min_objects or median_depth <= config.min_median_depth_m:
             continue
-        frames.append(renderer.render(K, config.width, config.height, R, t, room, frame_seed=seed * 100_003 + i))
+        look = draw_look(rng, r) if r else None
+        if look:
+            K = intrinsics_fov(config.width, config.height, look.hfov_deg)
+        frames.append(renderer.render(K, config.width, config.height, R, t, room, frame_seed=seed * 100_003 + i,
+                                      look=look))  # fmt: skip
         bar.update()
         if len(frames) == config.frames_per_scene:
             break
@@ -63,10 +78,24 @@ def _dataset_scene(job: tuple) -> tuple[int, list[str], float]:
     return seed, ids, time.perf_counter() - start
 
 
+def split_seeds(seeds: list[int], val_fraction: float, test_fraction: float = 0.0) -> dict[str, list[int]]:
+    """Split by scene: the last scenes are the test split, those before them the val split; a
+    non-zero fraction gets at least one scene while a training scene remains."""
+    check(0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1, "val_fraction",
+          "and test_fraction must be within [0, 1) and leave scenes for training")  # fmt: skip
+    counts = []
+    for fraction in (test_fraction, val_fraction):
+        left = len(seeds) - sum(counts)
+        counts.append(max(1, round(len(seeds) * fraction)) if fraction > 0 and left > 1 else 0)
+    n_test, n_val = counts
+    n_train = len(seeds) - n_test - n_val
+    return {"train": seeds[:n_train], "val": seeds[n_train : n_train + n_val], "test": seeds[n_train + n_val :]}
+
+
 def generate_dataset(root, seeds: list[int], config: SynthConfig, workers: int = 2, val_fraction: float = 0.25,
-                     progress: bool = True) -> dict:  # fmt: skip
-    """Render ``seeds`` into a dataset at ``root`` with worker processes; the last scenes form the
-    validation split (split by scene). Returns a summary."""
+                     test_fraction: float = 0.0, progress: bool = True) -> dict:  # fmt: skip
+    """Render ``seeds`` into a dataset at ``root`` with worker processes, split by scene into train,
+    val and test (:func:`split_seeds`). Returns a summary."""
     import multiprocessing as mp
     import time
     from pathlib import Path
@@ -75,9 +104,7 @@ def generate_dataset(root, seeds: list[int], config: SynthConfig, workers: int =
 
     from m2h_ros.synth.writers import write_splits
 
-    check(0 <= val_fraction < 1, "val_fraction", "must be within [0, 1)")
-    n_val = max(1, round(len(seeds) * val_fraction)) if val_fraction > 0 and len(seeds) > 1 else 0
-    val_seeds = set(seeds[len(seeds) - n_val :])
+    splits = split_seeds(seeds, val_fraction, test_fraction)
     start = time.perf_counter()
     results = []
     jobs = [(str(root), s, config) for s in seeds]
@@ -94,12 +121,12 @@ def generate_dataset(root, seeds: list[int], config: SynthConfig, workers: int =
             results.append(_dataset_scene(job))
             bar.update()
     bar.close()
-    train = [i for s, ids, _ in results if s not in val_seeds for i in ids]
-    val = [i for s, ids, _ in results if s in val_seeds for i in ids]
-    write_splits(root, train, val)
+    ids = {name: [i for s, frame_ids, _ in results if s in set(split) for i in frame_ids]
+           for name, split in splits.items()}  # fmt: skip
+    write_splits(root, ids)
     seconds = time.perf_counter() - start
-    frames = len(train) + len(val)
+    frames = sum(len(v) for v in ids.values())
     size = sum(p.stat().st_size for p in Path(root).rglob("*") if p.is_file())
-    return {"scenes": len(seeds), "frames": frames, "train_frames": len(train), "val_frames": len(val),
-            "seconds": round(seconds, 1), "frames_per_s": round(frames / seconds, 2),
+    return {"scenes": len(seeds), "frames": frames, **{f"{k}_frames": len(v) for k, v in ids.items()},
+            "seeds": {k: [v[0], v[-1]] if v else [] for k, v in splits.items()}, "seconds": round(seconds, 1), "frames_per_s": round(frames / seconds, 2),
             "megabytes": round(size / 1e6, 1), "kb_per_frame": round(size / 1e3 / max(frames, 1), 1)}  # fmt: skip

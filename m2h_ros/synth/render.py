@@ -4,7 +4,8 @@ Per frame: primary rays → exact ground truth from the analytic parts (z-depth,
 normals facing the camera, class and instance ids) → one jittered shadow ray per light towards a
 disk area light, filtered edge-aware → procedural textures, Lambert + ambient + Blinn-Phong from the
 two nearest ceiling lights → camera model (3×3 blur, auto-exposure, tone curve, gamma, optional
-sensor noise) → edge flags.
+sensor noise) → edge flags. With a :class:`~m2h_ros.synth.randomize.Look`, the frame's lights, exposure,
+white balance, noise, blur and JPEG compression are those it drew.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from m2h_ros.synth import kernels
 from m2h_ros.synth.camera import camera_rays
 from m2h_ros.synth.mesh import scene_meshes
 from m2h_ros.synth.parts import M_EMIT
+from m2h_ros.synth.randomize import Look, degrade
 
 # Edge flags (uint8 bits). OCC, INST and SEM mark the foreground pixel of a boundary; CREASE marks
 # a fold (> 30° between normals) inside one instance without a depth jump.
@@ -75,18 +77,19 @@ class Tracer:
 
 
 class Renderer:
-    """Renders views of one scene. ``noise`` is the sensor noise σ (0: noise-free RGB)."""
+    """Renders views of one scene. ``noise`` is the sensor noise σ (0: noise-free RGB); ``arrays``
+    replaces the scene's part arrays (e.g. with jittered materials)."""
 
     def __init__(self, scene, n_lights: int = 2, soft_shadow_m: float = 0.2, ambient: float = 0.12,
-                 shadow_filter: int = 2, noise: float = 0.0):  # fmt: skip
-        self.scene, self.A = scene, scene.arrays()
+                 shadow_filter: int = 2, noise: float = 0.0, arrays: dict | None = None):  # fmt: skip
+        self.scene, self.A = scene, arrays if arrays is not None else scene.arrays()
         self.tracer = Tracer(self.A)
         self.n_lights, self.soft, self.ambient, self.shadow_filter, self.noise = (
             n_lights, soft_shadow_m, ambient, shadow_filter, noise)  # fmt: skip
         self._cos, self._sin = np.cos(self.A["yaw"]), np.sin(self.A["yaw"])
 
     def render(self, K: np.ndarray, width: int, height: int, R: np.ndarray, t: np.ndarray, room: int = -1,
-               frame_seed: int = 0) -> Frame:  # fmt: skip
+               frame_seed: int = 0, look: Look | None = None) -> Frame:  # fmt: skip
         A, n = self.A, width * height
         rays = camera_rays(K, width, height, R, t)
         hit_t, part = self.tracer.cast(rays)
@@ -97,10 +100,12 @@ class Renderer:
                           A["cls"], A["inst"], R, depth, ncam, sem, ins, pw, nw, pl, nl)  # fmt: skip
         # The nearest lights, those of the camera's room first.
         lights = sorted(self.scene.lights, key=lambda li: (li["room"] != room, np.linalg.norm(li["pos"] - t)))
-        lights = lights[: self.n_lights]
+        lights = lights[: look.lights if look else self.n_lights]
         pos = np.array([li["pos"] for li in lights], np.float32)
         power = np.array([li["I"] for li in lights], np.float32)
         color = np.array([li["col"] for li in lights], np.float32)
+        if look is not None:
+            power, color = power * look.light_power[: len(lights)], color * look.light_tint[: len(lights)]
         shadow = np.empty((len(pos) * n, 6), np.float32)
         kernels.shadow_rays(pw, nw, part, pos, self.soft, frame_seed, shadow)
         vis = (~self.tracer.occluded(shadow, 0.0, 0.999)).astype(np.float32).reshape(len(pos), n)
@@ -118,8 +123,14 @@ class Renderer:
         sample = sample if len(sample) >= 100 else linear[::7].mean(1)
         k = int(0.92 * len(sample))
         exposure = 0.75 / max(float(np.partition(sample, k)[k]), 1e-3)
+        noise = self.noise
+        if look is not None:  # after auto-exposure, so that the draw over- or under-exposes
+            linear *= look.white_balance
+            exposure, noise = exposure * look.exposure, look.noise
         rgb = np.empty((height, width, 3), np.uint8)
-        kernels.post_kernel(linear, height, width, exposure * 1.3, frame_seed, self.noise, rgb)
+        kernels.post_kernel(linear, height, width, exposure * 1.3, frame_seed, noise, rgb)
+        if look is not None:
+            rgb = degrade(rgb, look)
         depth, ncam = depth.reshape(height, width), ncam.reshape(height, width, 3)
         sem, ins = sem.reshape(height, width), ins.reshape(height, width)
         edges = np.zeros((height, width), np.uint8)

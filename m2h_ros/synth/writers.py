@@ -7,7 +7,7 @@ Dataset layout (that of MTI-Net / InvPT / MTMamba, so one reader serves NYUDv2 a
     segmentation/<id>.png   uint8 NYU-40 ids, 0 = void
     normals/<id>.png        RGB uint8, n = 2·v/255 - 1, camera optical frame; (0, 0, 0) = invalid
     edge/<id>.png           uint8 {0, 255}: occlusion, instance or semantic boundary
-    gt_sets/train.txt, val.txt
+    gt_sets/train.txt, val.txt[, test.txt]
   extras:
     instances/<id>.png      uint16 instance ids (those of scenes/<scene>.json)
     edge_flags/<id>.png     uint8 OCC=1 | INST=2 | SEM=4 | CREASE=8
@@ -66,10 +66,12 @@ def write_dataset_scene(root: str | Path, seed: int, frames: list[Frame], ground
     return ids
 
 
-def write_splits(root: str | Path, train: list[str], val: list[str]) -> None:
+def write_splits(root: str | Path, splits: dict[str, list[str]]) -> None:
+    """``gt_sets/<split>.txt`` for each split; an empty test split writes no file."""
     (Path(root) / "gt_sets").mkdir(parents=True, exist_ok=True)
-    (Path(root) / "gt_sets" / "train.txt").write_text("".join(f"{i}\n" for i in sorted(train)))
-    (Path(root) / "gt_sets" / "val.txt").write_text("".join(f"{i}\n" for i in sorted(val)))
+    for name, ids in splits.items():
+        if ids or name != "test":
+            (Path(root) / "gt_sets" / f"{name}.txt").write_text("".join(f"{i}\n" for i in sorted(ids)))
 
 
 # --- rosbag2 -----------------------------------------------------------------------------------------

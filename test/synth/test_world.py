@@ -182,3 +182,32 @@ def test_bag_reads_back_with_rosbags(tmp_path, rendered, storage):
         assert (tf.header.frame_id, tf.child_frame_id) == ("map", "camera_color_optical_frame")
         np.testing.assert_allclose([tf.transform.translation.x, tf.transform.translation.y,
                                     tf.transform.translation.z], f.pose[:3, 3], atol=1e-9)  # fmt: skip
+
+
+def test_randomised_homes_vary_the_camera_and_look_reproducibly():
+    from m2h_ros.synth.randomize import Randomization
+
+    r = Randomization()
+    config = SynthConfig(width=96, height=72, frames_per_scene=6, randomization=r)
+    (_, a), (_, b) = render_scene(4, config), render_scene(4, config)
+    assert all(fa.rgb.tobytes() == fb.rgb.tobytes() and np.array_equal(fa.K, fb.K) for fa, fb in zip(a, b))
+    hfov = [np.degrees(2 * np.arctan((f.K[0, 2] + 0.5) / f.K[0, 0])) for f in a]
+    assert all(r.hfov_deg[0] <= h <= r.hfov_deg[1] for h in hfov) and np.ptp(hfov) > 5
+    heights = [f.pose[2, 3] for f in a]
+    assert all(r.height_m[0] - 0.16 <= z <= r.height_m[1] + 0.16 for z in heights)
+    # the same home without randomisation: same layout, a different picture and camera
+    _, plain = render_scene(4, SynthConfig(width=96, height=72, frames_per_scene=6))
+    assert not np.array_equal(plain[0].K, a[0].K) and plain[0].rgb.tobytes() != a[0].rgb.tobytes()
+    # the ground truth stays exact: depth along the optical axis is the ray parameter of the hit
+    for f in a:
+        assert np.isfinite(f.depth).all() and (f.depth > 0).mean() > 0.95
+
+
+def test_split_by_scene_with_a_test_split():
+    from m2h_ros.synth.generate import split_seeds
+
+    seeds = list(range(100, 164))
+    s = split_seeds(seeds, 0.094, 0.125)
+    assert (s["train"][-1], s["val"], s["test"]) == (149, list(range(150, 156)), list(range(156, 164)))
+    assert split_seeds([1, 2], 0.5) == {"train": [1], "val": [2], "test": []}
+    assert split_seeds([1, 2, 3], 0.3, 0.3) == {"train": [1], "val": [2], "test": [3]}
