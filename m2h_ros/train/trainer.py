@@ -74,6 +74,9 @@ class TrainConfig:
     iterations: int = 50_000
     batch_size: int = 8  # per process
     lr: float = 1e-4
+    backbone_lr_scale: float = (
+        1.0  # the backbone's learning rate relative to lr (below 1: fine-tune pretrained weights gently)
+    )
     weight_decay: float = 1e-5
     poly_power: float = 0.9
     grad_clip: float = 0.0  # max gradient norm; 0 = off (as MTMamba)
@@ -93,6 +96,7 @@ class TrainConfig:
         for key in ("iterations", "batch_size", "eval_every", "log_every"):
             check(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
         check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        check(self.backbone_lr_scale > 0, "backbone_lr_scale", f"must be > 0, got {self.backbone_lr_scale}")
         check(self.grad_clip >= 0, "grad_clip", "must be >= 0 (0 = off)")
         variant_config(self.variant, **self.model)  # fails early on unknown variants and bad overrides
 
@@ -133,7 +137,7 @@ class _Distributed:
 
 
 def _save_resume(path: Path, optimizer: torch.optim.Optimizer, step: int, weighting: TaskWeighting,
-                 best: float) -> None:  # fmt: skip
+                 best: float, seconds: float) -> None:  # fmt: skip
     """Optimiser tensors as safetensors; everything else (step, groups, scalars) as JSON metadata."""
     state = optimizer.state_dict()
     tensors, scalars = {}, {}
@@ -143,14 +147,16 @@ def _save_resume(path: Path, optimizer: torch.optim.Optimizer, step: int, weight
                 tensors[f"{idx}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{idx}.{name}"] = float(value)
-    meta = {"step": step, "best": best, "param_groups": state["param_groups"], "scalars": scalars,
-            "weighting": weighting.state_dict()}  # fmt: skip
+    meta = {"step": step, "best": best, "seconds": seconds, "param_groups": state["param_groups"],
+            "scalars": scalars, "weighting": weighting.state_dict()}  # fmt: skip
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"resume": json.dumps(meta)})
     tmp.replace(path)
 
 
-def _load_resume(path: Path, optimizer: torch.optim.Optimizer, weighting: TaskWeighting) -> tuple[int, float]:
+def _load_resume(path: Path, optimizer: torch.optim.Optimizer,
+                 weighting: TaskWeighting) -> tuple[int, float, float]:  # fmt: skip
+    """Restore the optimiser and weighting; returns (step, best score, training seconds so far)."""
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads(f.metadata()["resume"])
     tensors = load_file(str(path))
@@ -163,7 +169,7 @@ def _load_resume(path: Path, optimizer: torch.optim.Optimizer, weighting: TaskWe
         state.setdefault(int(idx), {})[name] = torch.tensor(value)
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     weighting.load_state_dict(meta["weighting"])
-    return int(meta["step"]), float(meta["best"])
+    return int(meta["step"]), float(meta["best"]), float(meta.get("seconds", 0.0))
 
 
 def _batches(loader: torch.utils.data.DataLoader, sampler):
@@ -212,24 +218,30 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
                          f"{cfg.batch_size}")  # fmt: skip
     val_set = eval_dataset(model, d.root, d.val_split, d.file_label_space, cache=d.cache) if env.main else None
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    backbone = {id(p) for p in model.backbone.parameters()}
+    groups = [{"params": [p for p in params if id(p) in backbone], "lr_scale": cfg.backbone_lr_scale},
+              {"params": [p for p in params if id(p) not in backbone], "lr_scale": 1.0}]  # fmt: skip
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, weight_decay=cfg.weight_decay)
     weighting = TaskWeighting(cfg.loss.weighting, cfg.loss.weights, cfg.loss.dwa_temperature, cfg.loss.dwa_window)
-    step, best = 0, -float("inf")
+    step, best, seconds_before = 0, -float("inf"), 0.0
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     if cfg.resume and (out / "resume.safetensors").is_file():
         last = out / "last.safetensors"
         load_state_dict_strict(model, load_file(str(last), device=str(env.device)), str(last))
-        step, best = _load_resume(out / "resume.safetensors", optimizer, weighting)
+        step, best, seconds_before = _load_resume(out / "resume.safetensors", optimizer, weighting)
+    elif cfg.resume and env.main:
+        print(f"resume: no {out / 'resume.safetensors'} yet; starting at step 0", flush=True)
     net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=False) if env.world > 1 else model
     amp = cfg.amp and env.device.type == "cuda"
-    log = (out / "metrics.jsonl").open("a") if env.main else None
+    # A resumed run continues its log; a new run in the same directory starts a new one.
+    log = (out / "metrics.jsonl").open("a" if step else "w") if env.main else None
     training_data = {"dataset": str(d.root), "split": d.train_split, "frames": len(train_set),
                      "convention": d.convention, "crop_size": list(cfg.augment.crop_size)}  # fmt: skip
     bar = tqdm(total=cfg.iterations, initial=step, desc="training", unit="step", disable=not progress)
     running = {t: 0.0 for t in TASKS}
-    n_running, t0 = 0, time.perf_counter()
+    n_running, t0 = 0, time.perf_counter() - seconds_before  # seconds count every stretch of a resumed run
     last_metrics: dict = {}
     model.train()
     batches = _batches(loader, sampler)
@@ -237,7 +249,7 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
         batch = next(batches)
         lr = poly_lr(cfg.lr, step, cfg.iterations, cfg.poly_power)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         batch = dataclasses.replace(batch, **{k: getattr(batch, k).to(env.device, non_blocking=True)
                                               for k in ("image", *TASKS)})  # fmt: skip
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
@@ -277,7 +289,7 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
                 best = score
                 save_checkpoint(model, out / "best.safetensors", training_data=header,
                                 metrics={"split": d.val_split, **last_metrics})  # fmt: skip
-            _save_resume(out / "resume.safetensors", optimizer, step, weighting, best)
+            _save_resume(out / "resume.safetensors", optimizer, step, weighting, best, time.perf_counter() - t0)
             bar.write(f"step {step}: Δm vs reference {score:+.1f}%\n{format_metrics(last_metrics)}")
     bar.close()
     if log:

@@ -58,10 +58,14 @@ def test_checkpoints_log_and_resume(tiny_dataset, tmp_path):
     assert [r["step"] for r in _log(tmp_path) if r["kind"] == "eval"] == [10, 20]
     assert yaml.safe_load((tmp_path / "config.yaml").read_text())["iterations"] == 20
     # resume: continues from step 20 with the saved optimiser state, up to the new total
+    first_stretch = header["training_data"]["seconds"]
     train(tiny_config(tiny_dataset, tmp_path, iterations=30, eval_every=10, resume=True), progress=False)
     steps = [r["step"] for r in _log(tmp_path) if r["kind"] == "train"]
     assert steps == [10, 20, 30]
-    assert read_header(tmp_path / "last.safetensors")["training_data"]["steps"] == 30
+    resumed = read_header(tmp_path / "last.safetensors")["training_data"]
+    assert resumed["steps"] == 30
+    # the header's time sums both stretches (the second alone, 10 steps, is shorter than the first's 20)
+    assert resumed["seconds"] > first_stretch
 
 
 def test_mismatched_convention_is_refused_before_training(tiny_dataset, tmp_path):
