@@ -84,16 +84,25 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_config(args: argparse.Namespace):
+    from m2h_ros.synth.generate import SynthConfig
+    from m2h_ros.synth.randomize import Randomization
+
+    return SynthConfig(width=args.size[0], height=args.size[1], frames_per_scene=args.frames, noise=args.noise,
+                       randomization=Randomization() if args.randomize else None)  # fmt: skip
+
+
 def _synth_dataset(args: argparse.Namespace) -> int:
+    import dataclasses
     import json
 
-    from m2h_ros.synth.generate import SynthConfig, generate_dataset, render_scene
+    from m2h_ros.synth.generate import generate_dataset, render_scene
     from m2h_ros.synth.writers import contact_sheet
 
-    config = SynthConfig(width=args.size[0], height=args.size[1], frames_per_scene=args.frames, noise=args.noise)
+    config = _synth_config(args)
     seeds = list(range(args.first_seed, args.first_seed + args.scenes))
-    summary = generate_dataset(args.out, seeds, config, args.workers, args.val_fraction)
-    _, frames = render_scene(seeds[0], SynthConfig(width=config.width, height=config.height, frames_per_scene=16))
+    summary = generate_dataset(args.out, seeds, config, args.workers, args.val_fraction, args.test_fraction)
+    _, frames = render_scene(seeds[0], dataclasses.replace(config, frames_per_scene=16))
     sheet = contact_sheet(frames[::4], args.out / "contact_sheet.png")  # four views spread along the walk
     print(json.dumps(summary, indent=2))
     print(f"dataset: {args.out}  (contact sheet: {sheet})")
@@ -103,13 +112,13 @@ def _synth_dataset(args: argparse.Namespace) -> int:
 def _synth_bag(args: argparse.Namespace) -> int:
     import time
 
-    from m2h_ros.synth.generate import SynthConfig, render_scene
+    from m2h_ros.synth.generate import render_scene
     from m2h_ros.synth.writers import contact_sheet, write_bag
 
     if args.out.exists():
         raise CliError(f"{args.out} exists; choose a new bag directory")
     start = time.perf_counter()
-    config = SynthConfig(width=args.size[0], height=args.size[1], frames_per_scene=args.frames, noise=args.noise)
+    config = _synth_config(args)
     scene, frames = render_scene(args.seed, config, progress=True)
     write_bag(args.out, frames, scene.ground_truth(args.seed), args.rate, args.storage)
     sheet = contact_sheet(
@@ -118,6 +127,38 @@ def _synth_bag(args: argparse.Namespace) -> int:
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"bag: {args.out} ({args.storage}, {len(frames)} frames at {args.rate} Hz, {size / 1e6:.1f} MB, "
           f"{time.perf_counter() - start:.0f} s)  scene: {args.out / 'scene.json'}  contact sheet: {sheet}")  # fmt: skip
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from m2h_ros.eval.report import SheetRow, contact_sheet
+    from m2h_ros.inference.predictor import Predictor, PredictorConfig
+    from m2h_ros.labels import get_label_space
+    from m2h_ros.weights import BUNDLED_WEIGHTS
+
+    predictor = Predictor.from_checkpoint(args.weights or BUNDLED_WEIGHTS,
+                                          PredictorConfig(device=args.device, input_size=tuple(args.input_size)))  # fmt: skip
+    space = get_label_space(predictor.label_space)
+    rows = []
+    for path in args.images:
+        try:
+            image = Image.open(path).convert("RGB")
+        except (OSError, UnidentifiedImageError) as e:
+            raise CliError(f"{path}: not a readable image ({e})") from None
+        image = image.resize((args.width, round(image.height * args.width / image.width)), Image.Resampling.BICUBIC)
+        p = predictor.predict(np.asarray(image))
+        rows.append(SheetRow(np.asarray(image), p.depth, p.labels, p.normals, p.edges))
+        ids, counts = np.unique(p.labels, return_counts=True)
+        top = ", ".join(
+            f"{space.names[i]} {c / p.labels.size:.0%}" for i, c in sorted(zip(ids, counts), key=lambda x: -x[1])[:4]
+        )
+        lo, mid, hi = np.percentile(p.depth, [5, 50, 95])
+        print(f"{path}: depth {lo:.2f} / {mid:.2f} / {hi:.2f} m (5th / 50th / 95th percentile); {top}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"contact sheet (RGB | depth | semantics | normals | edges): {contact_sheet(rows, space, args.out)}")
     return 0
 
 
@@ -149,8 +190,8 @@ def _eval(args: argparse.Namespace) -> int:
     model = load_checkpoint(args.weights, map_location=device)
     dataset = eval_dataset(model, args.data, args.split, args.file_label_space)
     metrics = evaluate(model, dataset, device, args.batch_size)
-    result = {"weights": str(args.weights), "data": str(args.data), "split": args.split, "frames": len(dataset),
-              **metrics}  # fmt: skip
+    result = {"command": args.command_line, "weights": str(args.weights), "data": str(args.data),
+              "split": args.split, "frames": len(dataset), **metrics}  # fmt: skip
     print(f"{args.weights} on {args.data} ({args.split}, {len(dataset)} frames)")
     print(format_metrics(metrics))
     if args.baseline:
@@ -217,10 +258,33 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the command's one-line error format (its sub-command parsers are of this class too)."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("m2h").strip()
+        self.exit(2, f"m2h: error: {command + ': ' if command else ''}{message}\n")
+
+
+def _at_least(minimum: float, kind: type = int):
+    """An argparse type: a number of ``kind`` that is >= ``minimum``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from m2h_ros.labels import LABEL_SPACES
 
-    parser = argparse.ArgumentParser(prog="m2h", description="Monocular spatial perception for ROS 2.")
+    parser = _Parser(prog="m2h", description="Monocular spatial perception for ROS 2.")
     parser.add_argument("--version", action="version", version=f"m2h_ros {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -247,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     onnx = commands.add_parser("export-onnx", help="export a checkpoint to ONNX and check it against torch")
     onnx.add_argument("weights", type=Path)
     onnx.add_argument("out", type=Path)
-    onnx.add_argument("--size", type=int, nargs=2, default=[224, 224], metavar=("H", "W"))
+    onnx.add_argument("--size", type=_at_least(14), nargs=2, default=[224, 224], metavar=("H", "W"))
     onnx.set_defaults(func=_export_onnx)
     info = commands.add_parser("info", help="print a checkpoint's header (config, label space, metrics)")
     info.add_argument("weights", type=Path)
@@ -260,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, required=True, help="training YAML (see config/train/m2h_lite_synthetic.yaml)"
     )
     tr.add_argument("--out-dir", type=Path, help="run directory (overrides out_dir)")
-    tr.add_argument("--iterations", type=int, help="overrides iterations")
+    tr.add_argument("--iterations", type=_at_least(1), help="overrides iterations")
     tr.add_argument("--resume", action="store_true", help="continue from the run directory's last checkpoint")
     tr.set_defaults(func=_train)
     ev = commands.add_parser("eval", help="pooled multi-task metrics of a checkpoint on a dataset split")
@@ -274,10 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="label space of the ids in segmentation/*.png",
     )
     ev.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    ev.add_argument("--batch-size", type=int, default=4)
+    ev.add_argument("--batch-size", type=_at_least(1), default=4)
     ev.add_argument("--json", type=Path, help="write the metrics here")
     ev.add_argument("--baseline", type=Path, help="metrics JSON of a baseline: also print Δm")
     ev.set_defaults(func=_eval)
+
+    pr = commands.add_parser("predict", help="run a checkpoint on image files and draw its outputs")
+    pr.add_argument("images", type=Path, nargs="+", help="image files (any format Pillow reads)")
+    pr.add_argument("--weights", type=Path, help="checkpoint (default: the bundled weights)")
+    pr.add_argument("--out", type=Path, default=Path("predictions.png"), help="the contact sheet to write")
+    pr.add_argument("--input-size", type=_at_least(14), nargs=2, default=[224, 298], metavar=("H", "W"),
+                    help="the size the network runs at (default: the bundled weights' 224 298)")  # fmt: skip
+    pr.add_argument("--width", type=_at_least(16), default=320, help="width of each row's pictures")
+    pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    pr.set_defaults(func=_predict)
 
     run = commands.add_parser("run", help="start the perception (and scene-graph) node as the launch file does")
     run.add_argument("--config", type=Path, help="ROS parameter file (default: config/perception.yaml)")
@@ -300,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--device", choices=["auto", "cpu", "cuda"])
     be.add_argument(
         "--rate",
-        type=float,
+        type=_at_least(0.0, float),
         default=0.0,
         help="multiple of the recorded rate; 0 (default): each frame once the previous one is answered",
     )
@@ -310,19 +384,23 @@ def build_parser() -> argparse.ArgumentParser:
     synth_cmds = synth.add_subparsers(dest="synth_command", required=True, metavar="ACTION")
     ds = synth_cmds.add_parser("dataset", help="a dataset in the NYUDv2 multi-task layout, split by scene")
     ds.add_argument("out", type=Path)
-    ds.add_argument("--scenes", type=int, default=4)
+    ds.add_argument("--scenes", type=_at_least(1), default=4)
     ds.add_argument("--first-seed", type=int, default=0)
-    ds.add_argument("--workers", type=int, default=2)
-    ds.add_argument("--val-fraction", type=float, default=0.25)
+    ds.add_argument("--workers", type=_at_least(1), default=2)
+    ds.add_argument("--val-fraction", type=float, default=0.25, help="share of the scenes in the val split")
+    ds.add_argument("--test-fraction", type=float, default=0.0, help="share of the scenes in the test split (the last)")
     bag = synth_cmds.add_parser("bag", help="a rosbag2 of one home with ground-truth topics and scene.json")
     bag.add_argument("out", type=Path)
     bag.add_argument("--seed", type=int, default=0)
-    bag.add_argument("--rate", type=float, default=10.0, help="frames per second of bag time")
+    bag.add_argument("--rate", type=_at_least(0.1, float), default=10.0, help="frames per second of bag time")
     bag.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
     for p, frames in ((ds, 30), (bag, 60)):
-        p.add_argument("--frames", type=int, default=frames, help="frames per scene")
-        p.add_argument("--size", type=int, nargs=2, default=[320, 240], metavar=("W", "H"))
-        p.add_argument("--noise", type=float, default=0.0, help="sensor noise σ baked into RGB")
+        p.add_argument("--frames", type=_at_least(1), default=frames, help="frames per scene")
+        p.add_argument("--size", type=_at_least(16), nargs=2, default=[320, 240], metavar=("W", "H"))
+        p.add_argument("--noise", type=_at_least(0.0, float), default=0.0, help="sensor noise σ baked into RGB")
+        p.add_argument("--randomize", action="store_true",
+                       help="domain randomisation: camera field of view, height and pitch, materials, lights, "
+                            "exposure, white balance, noise, blur, JPEG (m2h_ros/synth/randomize.py)")  # fmt: skip
     ds.set_defaults(func=_synth_dataset)
     bag.set_defaults(func=_synth_bag)
     return parser
@@ -331,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from m2h_ros.config import ConfigError
 
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.command_line = " ".join(["m2h", *argv])  # saved with results, so that they say what made them
     try:
         return args.func(args)
     except (CliError, ConfigError, OSError, KeyError, ValueError) as e:  # CheckpointError is a ValueError

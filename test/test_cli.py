@@ -100,3 +100,43 @@ def test_convert_our_checkpoint_to_float16_keeps_header_and_outputs(tmp_path, ca
     x = torch.randn(1, 3, 56, 56)
     with torch.no_grad():
         torch.testing.assert_close(b(x).depth, a(x).depth, rtol=1e-2, atol=1e-2)
+
+
+def test_predict_draws_one_row_per_image_and_rejects_unreadable_files(tmp_path, capsys):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from m2h_ros.model.build import build_model
+    from m2h_ros.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    weights = save_checkpoint(build_model("m2h_lite", pretrained=False), tmp_path / "lite.safetensors")
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(photo)
+    args = ["--weights", str(weights), "--out", str(tmp_path / "sheet.png"), "--input-size", "64", "96", "--width", "80"]
+    assert cli.main(["predict", str(photo), str(photo), *args]) == 0
+    out = capsys.readouterr().out
+    assert out.count("photo.jpg: depth") == 2 and "contact sheet" in out
+    # two rows (90x120 shown at 60x80) of RGB | depth | semantics | normals | edges
+    assert np.asarray(Image.open(tmp_path / "sheet.png")).shape == (2 * 60, 5 * 80, 3)
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    assert cli.main(["predict", str(tmp_path / "bad.jpg"), *args]) == 2
+    assert "bad.jpg: not a readable image" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["synth", "dataset", "out", "--scenes", "0"], "synth dataset: argument --scenes: must be >= 1, got 0"),
+        (["export-onnx", "w.safetensors", "o.onnx", "--size", "0", "0"], "argument --size: must be >= 14, got 0"),
+        (["bag", "eval", "bag", "--rate", "-1"], "bag eval: argument --rate: must be >= 0.0, got -1"),
+        (["synth", "bag", "out", "--frames", "many"], "argument --frames: expected a number, got 'many'"),
+    ],
+)
+def test_bad_argument_values_exit_2_with_one_error_line(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("m2h: error: ") and err.count("\n") == 1, err
+    assert message in err

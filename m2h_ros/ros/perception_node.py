@@ -35,12 +35,12 @@ from m2h_ros.config import check
 from m2h_ros.geometry.cloud import CloudOptions, Intrinsics, backproject
 from m2h_ros.ros import conversions as conv
 from m2h_ros.ros.parameters import declare_config
+from m2h_ros.weights import BUNDLED_INPUT_SIZE, BUNDLED_WEIGHTS
 
 OUTPUTS = ("depth", "semantic", "semantic_color", "semantic_overlay", "normals", "normals_color", "edges",
            "edges_color", "camera_info", "points")  # fmt: skip
 # Output topics that differ from the output's name: the input already takes ``camera_info``.
 OUTPUT_TOPICS = {"camera_info": "camera_info_out"}
-BUNDLED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "m2h_lite_synthetic.safetensors"
 
 
 @dataclass
@@ -51,7 +51,7 @@ class PerceptionConfig:
     device: str = "auto"
     backend: str = "torch"
     dtype: str = "fp32"
-    input_size: tuple[int, int] = (224, 294)  # 4:3, the bundled weights' training scale
+    input_size: tuple[int, int] = BUNDLED_INPUT_SIZE  # 4:3, the bundled weights' training scale
     threads: int = 0
     max_rate_hz: float = 0.0  # 0: as fast as frames come and the network allows
     label_space: str = ""  # empty: the model's own; else publish labels remapped into this space
@@ -153,12 +153,17 @@ class PerceptionNode(Node):
         self.label_table = table.astype(np.int16)
 
         reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        types = {"camera_info": CameraInfo, "points": PointCloud2}
-        self.pubs = {name: self.create_publisher(types.get(name, Image), OUTPUT_TOPICS.get(name, name), reliable)
-                     for name in self.config.outputs}  # fmt: skip
         latched = QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
         )
+        types = {"camera_info": CameraInfo, "points": PointCloud2}
+        # Hydra-ROS subscribes camera_info transient-local (QoS(1).transient_local()), which a volatile
+        # publisher cannot serve; volatile subscribers match a transient-local publisher as well.
+        qos = {"camera_info": QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
+                                         durability=DurabilityPolicy.TRANSIENT_LOCAL)}  # fmt: skip
+        self.pubs = {name: self.create_publisher(types.get(name, Image), OUTPUT_TOPICS.get(name, name),
+                                                 qos.get(name, reliable))
+                     for name in self.config.outputs}  # fmt: skip
         from m2h_ros.msg import LabelSpace
 
         self.label_pub = self.create_publisher(LabelSpace, "label_space", latched)

@@ -128,3 +128,21 @@ def test_labels_are_ids_of_the_label_space_in_both_conventions():
         argmax = invpt(x).semseg.argmax(1)[0].numpy()
     assert (labels == argmax + 1).mean() > 0.99  # channels_last may break near-ties differently
     assert labels.min() >= 1  # never void
+
+
+def test_bundled_weights_on_a_real_photograph_give_plausible_outputs():
+    """An indoor photograph (Middlebury's Motorcycle scene, shipped in scikit-image) through the
+    bundled weights at their input size: every output finite, in its range, and varying."""
+    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the photograph")
+    from m2h_ros.weights import BUNDLED_INPUT_SIZE, BUNDLED_WEIGHTS
+
+    photo = skimage_data.stereo_motorcycle()[0]  # (500, 741, 3) uint8
+    predictor = Predictor.from_checkpoint(BUNDLED_WEIGHTS, PredictorConfig(device="cpu", input_size=BUNDLED_INPUT_SIZE))
+    pred = predictor.predict(photo)
+    assert pred.depth.shape == photo.shape[:2] and np.isfinite(pred.depth).all()
+    assert 0.1 < np.percentile(pred.depth, 5) < np.percentile(pred.depth, 95) < 20  # indoor metres, not constant
+    assert np.isfinite(pred.normals).all()
+    np.testing.assert_allclose(np.linalg.norm(pred.normals, axis=-1), 1.0, atol=1e-3)
+    assert pred.normals.reshape(-1, 3).std(axis=0).max() > 0.1  # not one orientation everywhere
+    assert len(np.unique(pred.labels)) >= 3 and np.bincount(pred.labels.ravel()).max() < 0.9 * pred.labels.size
+    assert 0 <= pred.edges.min() and pred.edges.max() <= 1 and pred.edges.std() > 0.01

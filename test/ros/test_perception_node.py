@@ -67,8 +67,9 @@ def test_every_output_arrives_with_encoding_size_header_and_layout(ros_env, weig
         for name in IMAGE_OUTPUTS:
             c.subscribe(name, Image)
         c.subscribe("points", PointCloud2)
-        c.subscribe("camera_info_out", CameraInfo)
-        c.subscribe("label_space", LabelSpace, QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        c.subscribe("camera_info_out", CameraInfo, latched)  # as Hydra-ROS subscribes it
+        c.subscribe("label_space", LabelSpace, latched)
         image_pub = c.node.create_publisher(Image, "image", 10)
         info_pub = c.node.create_publisher(CameraInfo, "camera_info", 10)
         sent = {}
@@ -259,7 +260,7 @@ def test_shipped_config_is_valid():
     from .helpers import REPO
 
     cfg = load(PerceptionConfig, REPO / "config" / "perception.yaml", node="perception_node")
-    assert cfg.outputs == OUTPUTS and cfg.cloud.stride == 2 and cfg.input_size == (224, 294)
+    assert cfg.outputs == OUTPUTS and cfg.cloud.stride == 2 and cfg.input_size == (224, 298)
 
 
 def test_m2h_run_starts_the_node_with_the_config_file(ros_env, weights, tmp_path):
@@ -268,7 +269,7 @@ def test_m2h_run_starts_the_node_with_the_config_file(ros_env, weights, tmp_path
     from .helpers import REPO
 
     config = tmp_path / "perception.yaml"
-    config.write_text((REPO / "config" / "perception.yaml").read_text().replace("[224, 294]", "[56, 56]"))
+    config.write_text((REPO / "config" / "perception.yaml").read_text().replace("[224, 298]", "[56, 56]"))
     proc = start_python("m2h_ros.cli", "run", "--config", str(config), "--weights", str(weights),
                         "--image", "/cam/image", env=ros_env, module=True)  # fmt: skip
     c = Collector()
