@@ -24,7 +24,8 @@ def generate_launch_description():
     arg = LaunchConfiguration
     share = FindPackageShare("m2h_ros")
     hydra = ["/hydra/input/", arg("sensor")]
-    label_space = PathJoinSubstitution([share, "config", "hydra", [arg("label_space"), "_label_space.yaml"]])
+    # Jazzy's PathJoinSubstitution takes no nested lists, so the file name is spelled out in the message.
+    label_space = [share, "/config/hydra/", arg("label_space"), "_label_space.yaml"]
     return LaunchDescription([
         DeclareLaunchArgument("sensor", default_value="camera", description="Hydra's name for this camera"),
         DeclareLaunchArgument("image", default_value="/camera/color/image_raw"),
@@ -56,5 +57,5 @@ def generate_launch_description():
             arguments=[arg("image"), [*hydra, "/rgb/image_raw"]],
             output="screen",
         ),
-        LogInfo(msg=["Hydra's label space for these outputs: ", label_space]),
+        LogInfo(msg=["Hydra's label space for these outputs: ", *label_space]),
     ])  # fmt: skip

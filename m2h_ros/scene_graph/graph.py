@@ -144,8 +144,8 @@ class SceneGraph:
             graph.add_node(n.layer, n.id, attrs)
         for e in self.edges:
             graph.insert_edge(e.source, e.target)
-        if label_names:
-            graph.set_labelspace(dsg.Labelspace(dict(enumerate(label_names))), "OBJECTS")
+        if label_names:  # keyed by layer and partition, where Hydra and spark_dsg's viewer look it up
+            graph.set_labelspace(dsg.Labelspace(dict(enumerate(label_names))), OBJECTS, 0)
         return graph
 
     def save(self, path: str | Path, label_names: list[str] | None = None) -> Path:

@@ -147,6 +147,8 @@ def test_spark_dsg_export_loads_back_with_layers_counts_and_attributes(tmp_path,
     obj = g.layer(OBJECTS)[0]
     attrs = loaded.get_node(obj.id).attributes
     assert attrs.semantic_label == CHAIR
+    # the label names under the objects layer's partition 0, where the viewer finds "O(3): chair"
+    assert loaded.get_labelspace(OBJECTS, 0).get_node_category(loaded.get_node(obj.id)) == "chair"
     np.testing.assert_allclose(attrs.position, obj.position, atol=1e-9)
     np.testing.assert_allclose(attrs.bounding_box.dimensions, np.subtract(obj.bbox_max, obj.bbox_min), atol=1e-6)
     place = g.layer(PLACES)[0]
