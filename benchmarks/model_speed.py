@@ -1,11 +1,13 @@
-"""Speed, compute and memory of every model variant, per resolution and backend, on this machine.
+"""Speed, compute and memory of the model variants, per resolution and backend, on this machine.
 
-Each configuration runs in its own subprocess so that its peak memory (max RSS) is its own. Prints a
-markdown table, and writes benchmarks/results/model_speed.json and model_speed.md (the README shows
-the table). Ratios between variants are measured in the same run.
+Each configuration is timed in its own subprocess, so that its peak memory (max RSS) is inference's
+alone: ONNX models are exported by another subprocess first, and parameters and MACs are counted on
+the meta device. Prints a markdown table and writes ``<out>.json`` (rows, summary and the command that
+made them) and ``<out>.md``. Ratios between variants are measured in the same run.
 
-    python benchmarks/model_speed.py                  # all configurations
+    python benchmarks/model_speed.py                  # every variant at 224×224 and the node's 224×298, the full ones at 448×576
     python benchmarks/model_speed.py --quick          # 224×224 only, fewer repetitions
+    python benchmarks/model_speed.py --variants m2h_lite m2h_lite2 m2h_lite_vit m2h --sizes 224x298 --out model_speed_node
 """
 
 from __future__ import annotations
@@ -17,20 +19,21 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-# (variant, height, width): 224×224 for every variant, the NYUDv2 evaluation size for the full models.
+# (variant, height, width): 224×224 for every variant, the perception node's 224×298 for the CPU variants
+# and the full one, the NYUDv2 evaluation size for the full models.
 CONFIGS = [
-    ("m2h_lite", 224, 224),
-    ("m2h_small", 224, 224),
-    ("mtmamba", 224, 224),
-    ("m2h", 224, 224),
+    *((v, 224, 224) for v in ("m2h_lite", "m2h_lite2", "m2h_lite_vit", "m2h_small", "mtmamba", "m2h")),
+    *((v, 224, 298) for v in ("m2h_lite", "m2h_lite2", "m2h_lite_vit", "m2h")),
     ("m2h_small", 448, 576),
     ("m2h", 448, 576),
 ]
+NODE_SIZE = (224, 298)
 BACKENDS = ("torch", "onnxruntime")
 # The MTMamba decoder's selective scan unrolls into a very large ONNX graph; it runs on torch only.
 TORCH_ONLY = {"mtmamba"}
@@ -66,34 +69,43 @@ def scan_speed(length: int = 4096, dim: int = 384, d_state: int = 16, threads: i
     }  # fmt: skip
 
 
-def measure(variant: str, height: int, width: int, backend: str, reps: int, threads: int) -> dict:
-    """Runs in the child process: build, count, time one configuration."""
+def export(variant: str, height: int, width: int, path: str) -> None:
+    """Runs in its own child process: tracing for ONNX takes far more memory than inference."""
     import torch
 
-    from m2h_ros.inference.onnx_export import export_onnx, onnx_session
+    from m2h_ros.inference.onnx_export import export_onnx
+    from m2h_ros.model.build import build_model
+
+    torch.manual_seed(0)
+    export_onnx(build_model(variant, init_backbone=False).eval(), Path(path), (height, width))
+
+
+def measure(variant: str, height: int, width: int, backend: str, reps: int, threads: int,
+            onnx: str | None = None) -> dict:  # fmt: skip
+    """Runs in the child process: count, then time one configuration (``onnx``: the exported model)."""
+    import torch
+
+    from m2h_ros.inference.onnx_export import onnx_session
     from m2h_ros.model.build import build_model
     from m2h_ros.model.flops import count_macs
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = build_model(variant).eval()
     with torch.device("meta"):
-        macs = count_macs(build_model(variant).eval(), torch.empty(1, 3, height, width))
+        meta = build_model(variant, init_backbone=False).eval()
+        params = sum(p.numel() for p in meta.parameters())
+        macs = count_macs(meta, torch.empty(1, 3, height, width))
+    del meta
     x = torch.randn(1, 3, height, width)
     if backend == "torch":
-        model = model.to(memory_format=torch.channels_last)
+        model = build_model(variant, init_backbone=False).eval().to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
 
         def run():
             with torch.inference_mode():
                 model(x)
     else:
-        import tempfile
-
-        tmp = tempfile.mkdtemp(prefix="m2h_bench_")
-        path = export_onnx(model, Path(tmp) / "model.onnx", (height, width))
-        del model
-        session = onnx_session(path, threads)
+        session = onnx_session(Path(onnx), threads)
         feed = {"image": x.numpy()}
 
         def run():
@@ -110,7 +122,7 @@ def measure(variant: str, height: int, width: int, backend: str, reps: int, thre
         "variant": variant,
         "input": [height, width],
         "backend": backend,
-        "params": sum(p.numel() for p in build_model(variant).parameters()),
+        "params": params,
         "gmac": round(macs / 1e9, 2),
         "median_ms": round(median * 1e3, 1),
         "fps": round(1.0 / median, 2),
@@ -132,33 +144,58 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _child(args: list[str]) -> str | None:
+    """Run this script with ``args`` in a fresh process; its last stdout line, or None on failure."""
+    run = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if run.returncode != 0:
+        print(run.stderr[-2000:], file=sys.stderr)
+        return None
+    return (run.stdout.strip().splitlines() or [""])[-1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="224×224 only and 3 repetitions")
+    parser.add_argument("--variants", nargs="+", help="only these variants")
+    parser.add_argument("--sizes", nargs="+", help="only these input sizes, as HxW (e.g. 224x298)")
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions (default 10; 3 for m2h)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="model_speed", help="result name under benchmarks/results/")
     parser.add_argument("--one", nargs=4, metavar=("VARIANT", "H", "W", "BACKEND"), help=argparse.SUPPRESS)
+    parser.add_argument("--onnx", help=argparse.SUPPRESS)
+    parser.add_argument("--export", nargs=4, metavar=("VARIANT", "H", "W", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.export:
+        variant, h, w, path = args.export
+        export(variant, int(h), int(w), path)
+        return 0
     if args.one:
         variant, h, w, backend = args.one
         reps = args.reps or (3 if variant == "m2h" else 10)
-        print(json.dumps(measure(variant, int(h), int(w), backend, reps, args.threads)))
+        print(json.dumps(measure(variant, int(h), int(w), backend, reps, args.threads, args.onnx)))
         return 0
 
-    configs = [c for c in CONFIGS if not args.quick or c[1:] == (224, 224)]
+    sizes = {tuple(int(v) for v in s.split("x")) for s in args.sizes} if args.sizes else None
+    configs = [c for c in CONFIGS if (not args.quick or c[1:] == (224, 224)) and (not args.variants or c[0] in
+               args.variants) and (not sizes or c[1:] in sizes)]  # fmt: skip
     rows = []
-    for variant, h, w in configs:
-        for backend in ("torch",) if variant in TORCH_ONLY else BACKENDS:
-            cmd = [sys.executable, __file__, "--one", variant, str(h), str(w), backend, "--threads", str(args.threads)]
-            if args.reps or args.quick:
-                cmd += ["--reps", str(args.reps or 3)]
-            print(f"-- {variant} {h}×{w} {backend}", file=sys.stderr, flush=True)
-            run = subprocess.run(cmd, capture_output=True, text=True)
-            if run.returncode != 0:
-                print(run.stderr[-2000:], file=sys.stderr)
-                return 1
-            rows.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory(prefix="m2h_bench_") as tmp:
+        for variant, h, w in configs:
+            for backend in ("torch",) if variant in TORCH_ONLY else BACKENDS:
+                print(f"-- {variant} {h}×{w} {backend}", file=sys.stderr, flush=True)
+                cmd = ["--one", variant, str(h), str(w), backend, "--threads", str(args.threads)]
+                if backend == "onnxruntime":
+                    onnx = str(Path(tmp) / f"{variant}_{h}x{w}.onnx")
+                    if _child(["--export", variant, str(h), str(w), onnx]) is None:
+                        return 1
+                    cmd += ["--onnx", onnx]
+                if args.reps or args.quick:
+                    cmd += ["--reps", str(args.reps or 3)]
+                line = _child(cmd)
+                if line is None:
+                    return 1
+                rows.append(json.loads(line))
 
     best = {}
     for r in rows:
@@ -166,28 +203,29 @@ def main() -> int:
         if key not in best or r["median_ms"] < best[key]["median_ms"]:
             best[key] = r
     summary = {}
-    lite, full = best.get(("m2h_lite", (224, 224))), best.get(("m2h", (224, 224)))
-    if lite and full:
-        summary = {
-            "m2h_lite_224_best_backend": lite["backend"],
-            "m2h_lite_224_fps": lite["fps"],
-            "m2h_224_best_ms": full["median_ms"],
-            "speedup_m2h_lite_over_m2h_224": round(full["median_ms"] / lite["median_ms"], 1),
-        }
-    print("-- selective scan, reference vs chunked", file=sys.stderr, flush=True)
-    scan = scan_speed(threads=args.threads)
+    for size in sorted({tuple(r["input"]) for r in rows}):
+        tag = f"{size[0]}x{size[1]}"
+        lite = best.get(("m2h_lite", size))
+        for other in ("m2h_lite_vit", "m2h_lite2", "m2h"):
+            if lite and (ref := best.get((other, size))):
+                summary[f"speedup_m2h_lite_over_{other}_{tag}"] = round(ref["median_ms"] / lite["median_ms"], 2)
+        if lite:
+            summary[f"m2h_lite_{tag}_fps"], summary[f"m2h_lite_{tag}_backend"] = lite["fps"], lite["backend"]
     result = {
+        "command": " ".join(["python", "benchmarks/model_speed.py", *sys.argv[1:]]),
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads},
         "rows": rows,
         "summary": summary,
-        "selective_scan": scan,
     }
+    if not args.variants or "mtmamba" in args.variants:
+        print("-- selective scan, reference vs chunked", file=sys.stderr, flush=True)
+        result["selective_scan"] = scan_speed(threads=args.threads)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "model_speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=2) + "\n")
     table = markdown(rows)
-    (RESULTS / "model_speed.md").write_text(table + "\n")
+    (RESULTS / f"{args.out}.md").write_text(table + "\n")
     print(table)
-    print(json.dumps(summary | {"selective_scan": scan}, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
     return 0
 
 
