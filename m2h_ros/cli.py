@@ -31,12 +31,8 @@ def _labels_list(args: argparse.Namespace) -> int:
     from m2h_ros import labels
 
     space = labels.get_label_space(args.space)
-    kinds = {
-        "object": space.object_labels,
-        "structure": space.structure_labels,
-        "dynamic": space.dynamic_labels,
-        "invalid": space.invalid_labels,
-    }
+    kinds = {"object": space.object_labels, "structure": space.structure_labels, "dynamic": space.dynamic_labels,
+             "invalid": space.invalid_labels}  # fmt: skip
     for i, (name, color) in enumerate(zip(space.names, space.colors)):
         kind = next((k for k, ids in kinds.items() if i in ids), "-")
         print(f"{i:3d}  {name:20s} {kind:10s} #{color[0]:02x}{color[1]:02x}{color[2]:02x}")
@@ -132,9 +128,9 @@ def _synth_bag(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    from m2h_ros.eval.report import SheetRow, contact_sheet
+    from m2h_ros.eval.report import SheetRow, contact_sheet, prediction_summary
     from m2h_ros.inference.predictor import Predictor, PredictorConfig
     from m2h_ros.labels import get_label_space
     from m2h_ros.weights import BUNDLED_WEIGHTS
@@ -146,18 +142,12 @@ def _predict(args: argparse.Namespace) -> int:
     for path in args.images:
         try:
             image = Image.open(path).convert("RGB")
-        except (OSError, UnidentifiedImageError) as e:
+        except OSError as e:  # Pillow's UnidentifiedImageError included
             raise CliError(f"{path}: not a readable image ({e})") from None
         image = image.resize((args.width, round(image.height * args.width / image.width)), Image.Resampling.BICUBIC)
         p = predictor.predict(np.asarray(image))
         rows.append(SheetRow(np.asarray(image), p.depth, p.labels, p.normals, p.edges))
-        ids, counts = np.unique(p.labels, return_counts=True)
-        top = ", ".join(
-            f"{space.names[i]} {c / p.labels.size:.0%}" for i, c in sorted(zip(ids, counts), key=lambda x: -x[1])[:4]
-        )
-        lo, mid, hi = np.percentile(p.depth, [5, 50, 95])
-        print(f"{path}: depth {lo:.2f} / {mid:.2f} / {hi:.2f} m (5th / 50th / 95th percentile); {top}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+        print(f"{path}: {prediction_summary(p.depth, p.labels, space)}")
     print(f"contact sheet (RGB | depth | semantics | normals | edges): {contact_sheet(rows, space, args.out)}")
     return 0
 
@@ -206,6 +196,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bag_eval(args: argparse.Namespace) -> int:
+    from m2h_ros.eval.report import headline
     from m2h_ros.ros.bag_eval import BagError, BagEvalConfig, evaluate_bag
 
     cfg = BagEvalConfig(rate=args.rate, config=args.config, weights=args.weights, device=args.device)
@@ -217,26 +208,6 @@ def _bag_eval(args: argparse.Namespace) -> int:
     print(headline(report))
     print(f"report: {out / 'report.md'} (figures and report.json beside it)")
     return 0 if report["timing"]["frames_answered"] else 2
-
-
-def headline(report: dict) -> str:
-    """The report's main figures in a few lines."""
-    t = report["timing"]
-    lines = [f"frames: {t['frames_sent']} sent, {t['frames_answered']} answered ({t['drop_rate']:.0%} dropped); "
-             f"latency p50 {t['latency_p50_ms']:.0f} ms, p95 {t['latency_p95_ms']:.0f} ms; "
-             f"{t['throughput_hz']:.1f} frames/s"]  # fmt: skip
-    if "metrics" in report:
-        m = report["metrics"]
-        lines.append(f"semantic mIoU {m['semseg']['mIoU']:.1f}%  depth AbsRel {m['depth']['abs_rel']:.3f} "
-                     f"RMSE {m['depth']['rmse']:.2f} m  normals mean {m['normals']['mean']:.1f}°  "
-                     f"edges odsF {m['edges']['odsF']:.1f}%")  # fmt: skip
-    sg = report.get("scene_graph", {})
-    if "objects" in sg:
-        o, r = sg["objects"], sg["rooms"]
-        lines.append(f"scene graph: objects P {o['precision']:.2f} R {o['recall']:.2f} "
-                     f"({o['estimated']} found, {o['ground_truth']} seen); rooms {r['estimated']} of {r['ground_truth']}")  # fmt: skip
-    lines += [f"note: {n}" for n in report.get("notes", [])]
-    return "\n".join(lines)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -283,6 +254,7 @@ def _at_least(minimum: float, kind: type = int):
 
 def build_parser() -> argparse.ArgumentParser:
     from m2h_ros.labels import LABEL_SPACES
+    from m2h_ros.weights import BUNDLED_INPUT_SIZE
 
     parser = _Parser(prog="m2h", description="Monocular spatial perception for ROS 2.")
     parser.add_argument("--version", action="version", version=f"m2h_ros {__version__}")
@@ -347,8 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", type=Path, nargs="+", help="image files (any format Pillow reads)")
     pr.add_argument("--weights", type=Path, help="checkpoint (default: the bundled weights)")
     pr.add_argument("--out", type=Path, default=Path("predictions.png"), help="the contact sheet to write")
-    pr.add_argument("--input-size", type=_at_least(14), nargs=2, default=[224, 298], metavar=("H", "W"),
-                    help="the size the network runs at (default: the bundled weights' 224 298)")  # fmt: skip
+    pr.add_argument("--input-size", type=_at_least(14), nargs=2, default=list(BUNDLED_INPUT_SIZE), metavar=("H", "W"),
+                    help="the size the network runs at (default: the bundled weights')")  # fmt: skip
     pr.add_argument("--width", type=_at_least(16), default=320, help="width of each row's pictures")
     pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     pr.set_defaults(func=_predict)

@@ -52,6 +52,7 @@ def contact_sheet(rows: list[SheetRow], space: LabelSpace, path: Path) -> Path:
             errors[wrong] = (230, 30, 30)
             tiles += [space.colorize(r.gt_labels), errors]
         lines.append(np.concatenate(tiles, axis=1))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(lines, axis=0)).save(path)
     return path
 
@@ -150,3 +151,32 @@ def write_report(out_dir: Path, report: dict) -> tuple[Path, Path]:
         md += ["", "![scene graph](scene_graph.png)", ""]
     (out_dir / "report.md").write_text("\n".join(md) + "\n")
     return out_dir / "report.md", out_dir / "report.json"
+
+
+def headline(report: dict) -> str:
+    """The report's main figures in a few lines."""
+    t = report["timing"]
+    lines = [f"frames: {t['frames_sent']} sent, {t['frames_answered']} answered ({t['drop_rate']:.0%} dropped); "
+             f"latency p50 {t['latency_p50_ms']:.0f} ms, p95 {t['latency_p95_ms']:.0f} ms; "
+             f"{t['throughput_hz']:.1f} frames/s"]  # fmt: skip
+    if "metrics" in report:
+        m = report["metrics"]
+        lines.append(f"semantic mIoU {m['semseg']['mIoU']:.1f}%  depth AbsRel {m['depth']['abs_rel']:.3f} "
+                     f"RMSE {m['depth']['rmse']:.2f} m  normals mean {m['normals']['mean']:.1f}°  "
+                     f"edges odsF {m['edges']['odsF']:.1f}%")  # fmt: skip
+    sg = report.get("scene_graph", {})
+    if "objects" in sg:
+        o, r = sg["objects"], sg["rooms"]
+        lines.append(f"scene graph: objects P {o['precision']:.2f} R {o['recall']:.2f} "
+                     f"({o['estimated']} found, {o['ground_truth']} seen); rooms {r['estimated']} of {r['ground_truth']}")  # fmt: skip
+    lines += [f"note: {n}" for n in report.get("notes", [])]
+    return "\n".join(lines)
+
+
+def prediction_summary(depth: np.ndarray, labels: np.ndarray, space: LabelSpace, classes: int = 4) -> str:
+    """Depth percentiles and the classes covering most of one prediction, in a line."""
+    ids, counts = np.unique(labels, return_counts=True)
+    top = sorted(zip(ids, counts), key=lambda x: -x[1])[:classes]
+    lo, mid, hi = np.percentile(depth, [5, 50, 95])
+    return (f"depth {lo:.2f} / {mid:.2f} / {hi:.2f} m (5th / 50th / 95th percentile); "
+            + ", ".join(f"{space.names[i]} {c / labels.size:.0%}" for i, c in top))  # fmt: skip
