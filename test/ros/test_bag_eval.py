@@ -79,7 +79,11 @@ def test_report_matches_a_direct_computation_on_the_same_frames(ros_env, scene, 
 def test_bag_without_ground_truth_still_gets_the_timing_report(ros_env, scene, tmp_path):
     bag = _bag(scene, "no_gt", topics=("/camera/image_raw", "/camera/camera_info", "/camera/pose"))
     report = _evaluate(scene, bag, tmp_path / "report")
-    assert report["timing"]["frames_answered"] == report["timing"]["frames_sent"] > 0
+    # The node takes images best-effort (sensor-data QoS), so a busy machine may lose one: what this
+    # test proves is the timing report, not lossless transport.
+    timing = report["timing"]
+    assert 0 < timing["frames_answered"] <= timing["frames_sent"] == 6
+    assert timing["latency_p50_ms"] > 0 and timing["throughput_hz"] > 0
     assert "metrics" not in report and any("no ground-truth topics" in n for n in report["notes"])
     assert "no ground-truth topics" in (tmp_path / "report" / "report.md").read_text()
 
