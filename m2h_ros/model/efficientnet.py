@@ -103,11 +103,10 @@ def load_pretrained(model: nn.Module, name: str, path: str | Path | None = None)
     load_state_dict_strict(model, state, str(path))
 
 
-def create_classifier(name: str, pretrained: bool = True) -> nn.Module:
-    """The ImageNet classifier of backbone ``name`` (for checking the weights on a photograph)."""
+def create_classifier(name: str) -> nn.Module:
+    """The ImageNet classifier of backbone ``name`` with its installed weights (for checking them on a photograph)."""
     model = timm.create_model(EFFICIENTNETS[name].arch, pretrained=False)
-    if pretrained:
-        load_pretrained(model, name)
+    load_pretrained(model, name)
     return model
 
 
