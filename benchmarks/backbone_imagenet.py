@@ -25,8 +25,8 @@ def main() -> int:
     from PIL import Image
     from skimage import data
 
-    from m2h_ros.model.checkpoint import read_torch_state_dict
-    from m2h_ros.model.efficientnet import checkpoint_filter_fn, create_classifier, package_weights_path
+    from m2h_ros.model.efficientnet import create_classifier, package_weights_path
+    from m2h_ros.model.loading import checkpoint_filter_fn, read_torch_state_dict
 
     info = timm.data.ImageNetInfo()
     result = {"command": "python benchmarks/backbone_imagenet.py", "backbones": {}}

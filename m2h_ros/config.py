@@ -21,11 +21,9 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from m2h_ros.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A configuration value is unknown, of the wrong type, or out of range."""
 
 
 def load(cls: type[T], path: str | Path, node: str | None = None) -> T:
@@ -93,9 +91,9 @@ def default_config(name: str) -> Path:
 
 
 def check(ok: bool, key: str, message: str) -> None:
-    """For ``__post_init__``: raise ValueError naming ``key`` unless ``ok``."""
+    """For ``__post_init__``: raise ConfigError naming ``key`` unless ``ok``."""
     if not ok:
-        raise ValueError(f"'{key}' {message}")
+        raise ConfigError(f"'{key}' {message}")
 
 
 def _type_name(tp: Any) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from m2h_ros.errors import ConfigError
+
 UNKNOWN = -1  # the label id published for pixels without a class (Hydra ignores -1)
 
 
@@ -55,11 +57,11 @@ class LabelSpace:
         return len(self.names)
 
     def id(self, name: str) -> int:
-        """The id of class ``name``; KeyError names the known classes."""
+        """The id of class ``name``; ConfigError names the known classes."""
         try:
             return self.names.index(name)
         except ValueError:
-            raise KeyError(
+            raise ConfigError(
                 f"{name!r} is not a class of label space {self.name!r}; known: {', '.join(self.names)}"
             ) from None
 
@@ -175,7 +177,7 @@ def get_label_space(name: str) -> LabelSpace:
     try:
         return LABEL_SPACES[name]
     except KeyError:
-        raise KeyError(f"unknown label space {name!r}; known: {', '.join(LABEL_SPACES)}") from None
+        raise ConfigError(f"unknown label space {name!r}; known: {', '.join(LABEL_SPACES)}") from None
 
 
 def _lut(src: LabelSpace, dst: LabelSpace, pairs: dict[int, int]) -> np.ndarray:
@@ -199,7 +201,7 @@ def remap_table(src: LabelSpace | str, dst: LabelSpace | str) -> np.ndarray:
         return _lut(src, dst, {NYU40.id(SYNTHETIC_TO_NYU40[n]): i for i, n in enumerate(dst.names)})
     if (src.name, dst.name) == ("synthetic", "nyu20"):
         return remap_table(NYU40, NYU20)[remap_table(SYNTHETIC, NYU40)]
-    raise KeyError(f"no remap from label space {src.name!r} to {dst.name!r}")
+    raise ConfigError(f"no remap from label space {src.name!r} to {dst.name!r}")
 
 
 def remap(labels: np.ndarray, table: np.ndarray) -> np.ndarray:

@@ -5,8 +5,9 @@ import sys
 
 import pytest
 import yaml
+from PIL import Image
 
-from m2h_ros import cli, labels
+from m2h_ros import cli, commands, labels
 
 
 def test_labels_export_writes_all_spaces(tmp_path, capsys):
@@ -40,7 +41,7 @@ def test_bad_arguments_exit_nonzero_with_a_message(tmp_path):
     assert run.returncode == 2 and "invalid choice: 'coco'" in run.stderr
 
 
-def test_convert_info_and_export_onnx(tmp_path, capsys):
+def test_convert_goes_both_ways_between_the_authors_layout_and_a_checkpoint(tmp_path, capsys):
     import json
 
     import torch
@@ -58,6 +59,9 @@ def test_convert_info_and_export_onnx(tmp_path, capsys):
     assert cli.main(["info", str(tmp_path / "small.safetensors")]) == 0
     header = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert header["config"]["variant"] == "m2h_small" and header["training_data"]["converted_from"] == "authors.pt"
+    assert cli.main(["convert", str(tmp_path / "small.safetensors"), str(tmp_path / "back.pt")]) == 0
+    original, back = (torch.load(tmp_path / name, weights_only=True) for name in ("authors.pt", "back.pt"))
+    assert back.keys() == original.keys() and all(torch.equal(back[k], original[k]) for k in original)
     assert cli.main(["convert", str(tmp_path / "authors.pt"), str(tmp_path / "x.safetensors"), "--variant", "m2h"]) == 2
     assert (
         "keys not in the M2H layout: mlt_head." in capsys.readouterr().err
@@ -73,9 +77,11 @@ def test_missing_weights_file_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_synth_bag_command(tmp_path):
     run = subprocess.run([sys.executable, "-m", "m2h_ros.cli", "synth", "bag", str(tmp_path / "home"), "--frames", "3",
-                          "--size", "64", "48", "--seed", "2"], capture_output=True, text=True)  # fmt: skip
+                          "--size", "48", "64", "--seed", "2"], capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert (tmp_path / "home" / "scene.json").is_file() and (tmp_path / "home_contact_sheet.png").is_file()
+    assert (tmp_path / "home" / "scene.json").is_file()
+    with Image.open(tmp_path / "home_contact_sheet.png") as sheet:  # --size is H W: three rows of 48, six tiles of 64
+        assert sheet.size == (6 * 64, 3 * 48)
     assert "3 frames" in run.stdout
     again = subprocess.run([sys.executable, "-m", "m2h_ros.cli", "synth", "bag", str(tmp_path / "home")],
                            capture_output=True, text=True)  # fmt: skip
@@ -114,7 +120,17 @@ def test_predict_draws_one_row_per_image_and_rejects_unreadable_files(tmp_path, 
     weights = save_checkpoint(build_model("m2h_lite", pretrained=False), tmp_path / "lite.safetensors")
     photo = tmp_path / "photo.jpg"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (90, 120, 3), dtype=np.uint8)).save(photo)
-    args = ["--weights", str(weights), "--out", str(tmp_path / "sheet.png"), "--input-size", "64", "96", "--width", "80"]
+    args = [
+        "--weights",
+        str(weights),
+        "--out",
+        str(tmp_path / "sheet.png"),
+        "--input-size",
+        "64",
+        "96",
+        "--width",
+        "80",
+    ]
     assert cli.main(["predict", str(photo), str(photo), *args]) == 0
     out = capsys.readouterr().out
     assert out.count("photo.jpg: depth") == 2 and "contact sheet" in out
@@ -140,3 +156,16 @@ def test_bad_argument_values_exit_2_with_one_error_line(args, message, capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("m2h: error: ") and err.count("\n") == 1, err
     assert message in err
+
+
+def test_a_bug_keeps_its_traceback_while_a_file_error_is_one_line(tmp_path, monkeypatch, capsys):
+    def broken(args):
+        return {}["internal"]  # a KeyError from a bug, not from the user
+
+    monkeypatch.setattr(commands, "info", broken)
+    with pytest.raises(KeyError):
+        cli.main(["info", "w.safetensors"])
+    (tmp_path / "a_file").write_text("")
+    assert cli.main(["labels", "export", "--space", "nyu20", "--out", str(tmp_path / "a_file" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("m2h: error: ") and err.count("\n") == 1 and "a_file" in err, err

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from m2h_ros import labels
+from m2h_ros.errors import ConfigError
 from m2h_ros.labels import NYU20, NYU40, SYNTHETIC, LabelSpace
 
 
@@ -83,11 +84,11 @@ def test_invalid_spaces_and_names_fail_clearly():
         LabelSpace("x", ("a", "b"), ((0, 0, 0), (1, 1, 1)), object_labels=frozenset({5}))
     with pytest.raises(ValueError, match="2 names but 1 colours"):
         LabelSpace("x", ("a", "b"), ((0, 0, 0),))
-    with pytest.raises(KeyError, match="not a class of label space 'nyu20'"):
+    with pytest.raises(ConfigError, match="not a class of label space 'nyu20'"):
         NYU20.id("spaceship")
-    with pytest.raises(KeyError, match="unknown label space 'coco'"):
+    with pytest.raises(ConfigError, match="unknown label space 'coco'"):
         labels.get_label_space("coco")
-    with pytest.raises(KeyError, match="no remap"):
+    with pytest.raises(ConfigError, match="no remap"):
         labels.remap_table("nyu20", "synthetic")
 
 

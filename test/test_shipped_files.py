@@ -67,4 +67,4 @@ def test_node_configuration_file_is_valid_for_both_nodes():
     path = REPO / "config" / "perception.yaml"
     assert load(PerceptionConfig, path, node="perception_node").cloud.stride == 2
     sg = load(SceneGraphNodeConfig, path, node="scene_graph_node")
-    assert sg.graph.floor_z is None and sg.graph.label_space == "synthetic"
+    assert sg.graph.floor_z_m is None and sg.graph.label_space == "synthetic"

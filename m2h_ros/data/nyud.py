@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 
 from m2h_ros import labels
+from m2h_ros.errors import DataError
 
 IGNORE = 255
 Convention = Literal["m2h", "invpt"]
@@ -88,13 +89,13 @@ class MultiTaskDataset(torch.utils.data.Dataset):
         self.root = Path(root)
         listing = self.root / "gt_sets" / f"{split}.txt"
         if not listing.is_file():
-            raise FileNotFoundError(
+            raise DataError(
                 f"{listing}: no such split file; a dataset root holds images/, depth/, segmentation/, normals/, "
                 "edge/ and gt_sets/<split>.txt (make one with `m2h synth dataset`)"
             )
         self.ids = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
         if not self.ids:
-            raise ValueError(f"{listing} lists no frames")
+            raise DataError(f"{listing} lists no frames")
         self.split = split
         self.label_space, self.convention = label_space, convention
         self.num_classes = num_outputs(label_space, convention)

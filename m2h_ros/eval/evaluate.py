@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from m2h_ros.data.nyud import MultiTaskDataset, collate, scored_classes
 from m2h_ros.data.transforms import EvalTransform
+from m2h_ros.errors import ConfigError
 from m2h_ros.eval.metrics import MultiTaskMeter
 from m2h_ros.model.m2h import MultiTaskNet
 
@@ -21,7 +22,7 @@ def convention_of(model: MultiTaskNet) -> str:
 
     n = len(get_label_space(model.config.label_space))
     if model.config.num_classes not in (n, n - 1):
-        raise ValueError(
+        raise ConfigError(
             f"the network has {model.config.num_classes} semantic outputs, which fits neither convention of label "
             f"space {model.config.label_space!r} ({n} with void, {n - 1} without)"
         )

@@ -28,7 +28,9 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-IGNORE = 255
+from m2h_ros.data.nyud import IGNORE
+from m2h_ros.errors import DataError
+
 EDGE_BINS = 100  # thresholds k / 100, k = 1..99
 
 
@@ -234,5 +236,5 @@ def delta_m(metrics: Mapping, baseline: Mapping, headline: Mapping = HEADLINE) -
             m, b = metrics[task][key], baseline[task][key]
             terms.append((m - b) / b * (1 if higher_better else -1))
     if not terms:
-        raise ValueError("Δm needs at least one task present in both the metrics and the baseline")
+        raise DataError("Δm needs at least one task present in both the metrics and the baseline")
     return sum(terms) / len(terms) * 100

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from m2h_ros.config import check
+from m2h_ros.errors import DataError
 
 CLOUD_DTYPE = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("rgb", "<u4"), ("label", "<i4")])
 
@@ -33,11 +34,11 @@ class Intrinsics:
     def __post_init__(self) -> None:
         values = np.array([self.fx, self.fy, self.cx, self.cy], dtype=np.float64)
         if not np.isfinite(values).all():
-            raise ValueError(f"intrinsics must be finite, got fx={self.fx} fy={self.fy} cx={self.cx} cy={self.cy}")
+            raise DataError(f"intrinsics must be finite, got fx={self.fx} fy={self.fy} cx={self.cx} cy={self.cy}")
         if self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f"focal lengths must be positive, got fx={self.fx} fy={self.fy}")
+            raise DataError(f"focal lengths must be positive, got fx={self.fx} fy={self.fy}")
         if self.width < 1 or self.height < 1:
-            raise ValueError(f"image size must be positive, got {self.width}×{self.height}")
+            raise DataError(f"image size must be positive, got {self.width}×{self.height}")
 
     @classmethod
     def from_matrix(cls, K, width: int, height: int) -> Intrinsics:
@@ -86,7 +87,7 @@ def backproject(depth: np.ndarray, rgb: np.ndarray, labels: np.ndarray, K: Intri
     Pixels with non-finite depth or depth outside [min_range_m, max_range_m] are dropped.
     """
     if depth.shape != (K.height, K.width):
-        raise ValueError(f"depth is {depth.shape[1]}×{depth.shape[0]} but the intrinsics are for {K.width}×{K.height}")
+        raise DataError(f"depth is {depth.shape[1]}×{depth.shape[0]} but the intrinsics are for {K.width}×{K.height}")
     s = options.stride
     z = depth[::s, ::s]
     keep = np.isfinite(z) & (z >= options.min_range_m) & (z <= options.max_range_m)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from m2h_ros.config import check
+from m2h_ros.errors import ConfigError, ImageError
 from m2h_ros.inference.postprocess import channel_argmax, upsample_outputs
 from m2h_ros.labels import get_label_space
 from m2h_ros.model.m2h import Outputs
@@ -58,20 +59,20 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available; use device 'cpu' or 'auto'")
+        raise ConfigError("device 'cuda' requested but CUDA is not available; use device 'cpu' or 'auto'")
     return torch.device(name)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
     """(H, W) grey, (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA uint8 -> (H, W, 3) RGB uint8."""
     if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
+        raise ImageError(f"expected a uint8 image, got dtype {image.dtype}", "encoding")
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
-        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+        raise ImageError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
     if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ValueError(f"empty image of shape {image.shape}")
+        raise ImageError(f"empty image of shape {image.shape}", "empty")
     if image.shape[2] == 1:
         return np.repeat(image, 3, axis=2)
     return image[..., :3]

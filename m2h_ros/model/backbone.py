@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from m2h_ros.model.loading import load_dinov2_weights
+
 # name -> (timm architecture, embed dim, depth, heads, tapped blocks (0-based) as in the released M2H)
 BACKBONES: dict[str, tuple[str, int, int, int, tuple[int, ...]]] = {
     "vit_small": ("vit_small_patch14_dinov2", 384, 12, 6, (2, 5, 8, 11)),
@@ -73,8 +75,6 @@ class DinoV2Backbone(nn.Module):
         self.name, self.embed_dim, self.taps = name, dim, taps
         self.frozen = frozen
         if weights is not None:
-            from m2h_ros.model.checkpoint import load_dinov2_weights
-
             load_dinov2_weights(self, weights)
         if frozen:
             for p in self.parameters():

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from m2h_ros.config import check
+from m2h_ros.errors import ConfigError
 from m2h_ros.model.backbone import BACKBONES, DinoV2Backbone
 from m2h_ros.model.efficientnet import EFFICIENTNETS, TF_MEAN, TF_STD, EfficientNetBackbone
 from m2h_ros.model.m2h import M2HDecoder, MTMambaHead, MultiTaskNet
@@ -116,7 +117,7 @@ VARIANTS: dict[str, dict] = {
 def variant_config(variant: str, **overrides) -> ModelConfig:
     """The configuration of a named variant, with ``overrides`` applied."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
+        raise ConfigError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
     return ModelConfig(**{**VARIANTS[variant], "variant": variant, **overrides})
 
 

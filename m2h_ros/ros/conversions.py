@@ -12,6 +12,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import ColorRGBA, Header
 
+from m2h_ros.errors import DataError, ImageError
 from m2h_ros.geometry.cloud import CLOUD_DTYPE, Intrinsics
 from m2h_ros.labels import LabelSpace
 
@@ -27,20 +28,16 @@ ENCODINGS: dict[str, tuple[str, int]] = {
 COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
 
 
-class ImageError(ValueError):
-    """A sensor_msgs/Image that cannot be decoded; the message says why."""
-
-
 def image_to_array(msg: Image) -> np.ndarray:
     """Decode an Image to (H, W) or (H, W, C) in its own encoding. A view into the message data
     where the layout allows; copy it before keeping it beyond the message's lifetime."""
     if msg.encoding not in ENCODINGS:
-        raise ImageError(f"unsupported encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
+        raise ImageError(f"unsupported encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}", "encoding")
     kind, channels = ENCODINGS[msg.encoding]
     dtype = np.dtype(kind).newbyteorder(">" if msg.is_bigendian else "<")
     h, w = msg.height, msg.width
     if h == 0 or w == 0:
-        raise ImageError(f"empty image ({w}×{h})")
+        raise ImageError(f"empty image ({w}×{h})", "empty")
     row_bytes = w * channels * dtype.itemsize
     if msg.step < row_bytes:
         raise ImageError(f"step {msg.step} is smaller than width × bytes per pixel = {row_bytes} ({msg.encoding})")
@@ -56,7 +53,8 @@ def image_to_array(msg: Image) -> np.ndarray:
 def image_to_rgb8(msg: Image) -> np.ndarray:
     """(H, W, 3) uint8 RGB from an rgb8, bgr8, rgba8, bgra8 or mono8 image."""
     if msg.encoding not in COLOR_ENCODINGS:
-        raise ImageError(f"unsupported input encoding {msg.encoding!r}; send one of {', '.join(COLOR_ENCODINGS)}")
+        raise ImageError(f"unsupported input encoding {msg.encoding!r}; send one of {', '.join(COLOR_ENCODINGS)}",
+                         "encoding")  # fmt: skip
     arr = image_to_array(msg)
     if msg.encoding == "mono8":
         return np.repeat(arr[..., None], 3, axis=2)
@@ -68,7 +66,7 @@ def image_to_rgb8(msg: Image) -> np.ndarray:
 def array_to_image(arr: np.ndarray, encoding: str, header: Header | None = None) -> Image:
     """Encode an array as an Image (little-endian, no row padding)."""
     if encoding not in ENCODINGS:
-        raise ImageError(f"unsupported encoding {encoding!r}; supported: {', '.join(ENCODINGS)}")
+        raise ImageError(f"unsupported encoding {encoding!r}; supported: {', '.join(ENCODINGS)}", "encoding")
     kind, channels = ENCODINGS[encoding]
     got = arr.shape[2] if arr.ndim == 3 else 1
     if arr.ndim not in (2, 3) or got != channels:
@@ -141,7 +139,7 @@ def pointcloud2_to_cloud(msg: PointCloud2) -> np.ndarray:
     """Inverse of :func:`cloud_to_pointcloud2` for clouds with the same field layout."""
     names = [f.name for f in msg.fields]
     if names != list(CLOUD_DTYPE.names) or msg.point_step != CLOUD_DTYPE.itemsize:
-        raise ValueError(f"expected fields {list(CLOUD_DTYPE.names)} with point_step {CLOUD_DTYPE.itemsize}, "
+        raise DataError(f"expected fields {list(CLOUD_DTYPE.names)} with point_step {CLOUD_DTYPE.itemsize}, "
                          f"got {names} with point_step {msg.point_step}")  # fmt: skip
     return np.frombuffer(memoryview(msg.data), dtype=CLOUD_DTYPE, count=msg.width * msg.height).copy()
 

@@ -32,6 +32,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from m2h_ros import labels as label_spaces
 from m2h_ros.config import check
+from m2h_ros.errors import DataError, ImageError
 from m2h_ros.geometry.cloud import CloudOptions, Intrinsics, backproject
 from m2h_ros.ros import conversions as conv
 from m2h_ros.ros.parameters import declare_config
@@ -225,9 +226,8 @@ class PerceptionNode(Node):
                                 f"{self.config.max_input_pixels}")  # fmt: skip
         try:
             rgb = conv.image_to_rgb8(msg)
-        except conv.ImageError as e:
-            reason = "encoding" if "encoding" in str(e) else "empty" if "empty" in str(e) else "layout"
-            return self._reject(reason, str(e))
+        except ImageError as e:
+            return self._reject(e.reason, str(e))
         with self.slot_cond:
             if self.slot is not None:
                 self.stats.count("dropped")
@@ -342,7 +342,7 @@ class PerceptionNode(Node):
             return None, None
         try:
             return conv.intrinsics_from_camera_info(best), best
-        except ValueError as e:
+        except DataError as e:
             self.stats.count("rejected_camera_info_values")
             self._warn("info_values", f"camera_info rejected: {e}: no points")
             return None, None

@@ -11,8 +11,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 def run_nodes(node_classes: list, args: list[str] | None = None) -> None:
     """rclpy.init (ROS arguments such as ``--ros-args --params-file F`` are honoured), build the
     nodes, spin until Ctrl-C or shutdown. A configuration error exits with status 2 and one line."""
-    from m2h_ros.config import ConfigError
-    from m2h_ros.model.checkpoint import CheckpointError
+    from m2h_ros.errors import M2HError
 
     rclpy.init(args=args)
     nodes = []
@@ -23,7 +22,7 @@ def run_nodes(node_classes: list, args: list[str] | None = None) -> None:
         for node in nodes:
             executor.add_node(node)
         executor.spin()
-    except (ConfigError, CheckpointError, ValueError) as e:
+    except M2HError as e:
         print(f"[m2h_ros] configuration error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
     except (KeyboardInterrupt, ExternalShutdownException):

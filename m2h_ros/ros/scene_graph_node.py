@@ -33,6 +33,7 @@ from sensor_msgs.msg import PointCloud2
 from visualization_msgs.msg import MarkerArray
 
 from m2h_ros.config import check
+from m2h_ros.errors import DataError
 from m2h_ros.ros import conversions as conv
 from m2h_ros.ros.parameters import declare_config
 from m2h_ros.ros.scene_graph_msgs import scene_graph_markers, scene_graph_to_msg
@@ -86,21 +87,21 @@ PARAMETERS = {
     "layer_offset_m": ("height between layers in the markers", 0.0, 100.0),
     "diagnostics_period_s": ("period of /diagnostics", 0.1, 60.0),
     "graph.label_space": ("label space of the cloud's label field", None, None),
-    "graph.voxel_size": ("voxel size of the semantic map, m", 0.005, 1.0),
-    "graph.window_radius": ("voxels farther than this from the camera are archived, m", 0.5, 1000.0),
+    "graph.voxel_size_m": ("voxel size of the semantic map, m", 0.005, 1.0),
+    "graph.window_radius_m": ("voxels farther than this from the camera are archived, m", 0.5, 1000.0),
     "graph.max_voxels": ("most voxels kept", 1000, 2**31 - 1),
     "graph.decay_s": ("time constant of the label evidence decay, s (0: none)", 0.0, 1e6),
     "graph.min_hits": ("observations before a voxel counts", 1, 1000),
-    "graph.object_tolerance": ("Euclidean clustering distance of objects, m", 0.01, 2.0),
+    "graph.object_tolerance_m": ("Euclidean clustering distance of objects, m", 0.01, 2.0),
     "graph.min_object_voxels": ("smallest object, in voxels", 1, 100000),
-    "graph.floor_cell": ("cell size of the floor grid, m", 0.01, 1.0),
-    "graph.max_obstacle_height": ("points higher than this above the floor never block places, m", 0.1, 10.0),
-    "graph.place_spacing": ("distance between places, m", 0.1, 10.0),
-    "graph.min_clearance": ("least clearance of a place, m", 0.0, 10.0),
-    "graph.min_dilation": ("room filtration: smallest wall clearance tried, m", 0.0, 10.0),
-    "graph.max_dilation": ("room filtration: largest wall clearance tried, m", 0.0, 10.0),
-    "graph.min_room_area": ("smallest room, m²", 0.0, 1000.0),
-    "graph.floor_z": ("floor height in the world frame; empty: estimated from floor points", None, None),
+    "graph.floor_cell_m": ("cell size of the floor grid, m", 0.01, 1.0),
+    "graph.max_obstacle_height_m": ("points higher than this above the floor never block places, m", 0.1, 10.0),
+    "graph.place_spacing_m": ("distance between places, m", 0.1, 10.0),
+    "graph.min_clearance_m": ("least clearance of a place, m", 0.0, 10.0),
+    "graph.min_dilation_m": ("room filtration: smallest wall clearance tried, m", 0.0, 10.0),
+    "graph.max_dilation_m": ("room filtration: largest wall clearance tried, m", 0.0, 10.0),
+    "graph.min_room_area_m2": ("smallest room, m²", 0.0, 1000.0),
+    "graph.floor_z_m": ("floor height in the world frame; empty: estimated from floor points", None, None),
 }
 
 
@@ -212,7 +213,7 @@ class SceneGraphNode(Node):
     def _integrate(self, msg: PointCloud2, T: np.ndarray) -> None:
         try:
             cloud = conv.pointcloud2_to_cloud(msg)
-        except ValueError as e:
+        except DataError as e:
             self._count("rejected_cloud_layout")
             self.get_logger().warning(f"cloud rejected: {e}", throttle_duration_sec=5.0)
             return
@@ -253,7 +254,7 @@ class SceneGraphNode(Node):
             return
         try:
             graph = SceneGraph.load(path)
-        except ValueError as e:
+        except DataError as e:
             self.get_logger().warning(f"not reloading {path}: {e}")
             return
         self.builder.restore(graph)

@@ -35,27 +35,27 @@ from m2h_ros.scene_graph.voxel_map import SemanticVoxelMap
 class SceneGraphConfig:
     label_space: str = "synthetic"
     frame_id: str = "map"
-    voxel_size: float = 0.05  # metres
-    window_radius: float = 12.0  # voxels farther from the camera are archived (Hydra: 8; a home fits in 12)
+    voxel_size_m: float = 0.05  # metres
+    window_radius_m: float = 12.0  # voxels farther from the camera are archived (Hydra: 8; a home fits in 12)
     max_voxels: int = 1_000_000
     decay_s: float = 60.0  # evidence half-life ≈ 0.7 decay_s
     min_hits: int = 2  # observations before a voxel counts
-    object_tolerance: float = 0.12  # Euclidean clustering distance, metres
+    object_tolerance_m: float = 0.12  # Euclidean clustering distance, metres
     min_object_voxels: int = 10
-    floor_cell: float = 0.1
-    max_obstacle_height: float = 1.8  # above the floor; higher points never block places
-    place_spacing: float = 0.5
-    min_clearance: float = 0.2
-    min_dilation: float = 0.4  # room filtration thresholds: metres of clearance from walls
-    max_dilation: float = 0.8
-    min_room_area: float = 1.0  # square metres
-    floor_z: float | None = None  # None: the median height of floor points seen so far
+    floor_cell_m: float = 0.1
+    max_obstacle_height_m: float = 1.8  # above the floor; higher points never block places
+    place_spacing_m: float = 0.5
+    min_clearance_m: float = 0.2
+    min_dilation_m: float = 0.4  # room filtration thresholds: metres of clearance from walls
+    max_dilation_m: float = 0.8
+    min_room_area_m2: float = 1.0  # square metres
+    floor_z_m: float | None = None  # None: the median height of floor points seen so far
 
     def __post_init__(self) -> None:
         get_label_space(self.label_space)
-        for key in ("voxel_size", "window_radius", "object_tolerance", "floor_cell", "place_spacing"):
+        for key in ("voxel_size_m", "window_radius_m", "object_tolerance_m", "floor_cell_m", "place_spacing_m"):
             check(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
-        check(self.min_dilation < self.max_dilation, "min_dilation", "must be below max_dilation")
+        check(self.min_dilation_m < self.max_dilation_m, "min_dilation_m", "must be below max_dilation")
         check(self.min_object_voxels >= 1, "min_object_voxels", "must be >= 1")
 
 
@@ -63,9 +63,9 @@ class SceneGraphBuilder:
     def __init__(self, config: SceneGraphConfig | None = None):
         self.config = cfg = config or SceneGraphConfig()
         self.space = get_label_space(cfg.label_space)
-        self.map = SemanticVoxelMap(len(self.space), cfg.voxel_size, cfg.window_radius, cfg.max_voxels, cfg.decay_s)
-        self.objects = ObjectTracker(set(self.space.object_labels), cfg.object_tolerance, cfg.min_object_voxels)
-        self.grid = FloorGrid(cfg.floor_cell, max_height=cfg.max_obstacle_height)
+        self.map = SemanticVoxelMap(len(self.space), cfg.voxel_size_m, cfg.window_radius_m, cfg.max_voxels, cfg.decay_s)
+        self.objects = ObjectTracker(set(self.space.object_labels), cfg.object_tolerance_m, cfg.min_object_voxels)
+        self.grid = FloorGrid(cfg.floor_cell_m, cfg.max_obstacle_height_m)
         self._floor = np.array(sorted(self.space.surface_places_labels), np.int64)
         self._skip = np.array([i for i, n in enumerate(self.space.names) if n == "ceiling"], np.int64)
         self._wall = np.array([i for i, n in enumerate(self.space.names) if n == "wall"], np.int64)
@@ -74,8 +74,8 @@ class SceneGraphBuilder:
 
     @property
     def floor_z(self) -> float:
-        if self.config.floor_z is not None:
-            return self.config.floor_z
+        if self.config.floor_z_m is not None:
+            return self.config.floor_z_m
         return float(np.median(self._floor_heights)) if self._floor_heights else 0.0
 
     def integrate(self, points: np.ndarray, labels: np.ndarray, stamp: float, sensor: np.ndarray) -> None:
@@ -109,8 +109,8 @@ class SceneGraphBuilder:
         centers, labels, _ = self.map.voxels(cfg.min_hits)
         objects = self.objects.update(centers, labels, stamp)
         raster = self.grid.raster()
-        places = extract_places(raster, cfg.place_spacing, cfg.min_clearance)
-        rooms = segment_rooms(raster, places, cfg.min_dilation, cfg.max_dilation, min_room_area=cfg.min_room_area)
+        places = extract_places(raster, cfg.place_spacing_m, cfg.min_clearance_m)
+        rooms = segment_rooms(raster, places, cfg.min_dilation_m, cfg.max_dilation_m, cfg.min_room_area_m2)
         graph = SceneGraph(frame_id=cfg.frame_id, stamp=stamp, label_space=self.space.name)
         z = self.floor_z
         building = graph.add(Node(node_id(BUILDINGS, 0), BUILDINGS, [0.0, 0.0, z], name="building"))

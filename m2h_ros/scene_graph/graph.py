@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from m2h_ros.errors import DataError
+
 OBJECTS, PLACES, ROOMS, BUILDINGS = 2, 3, 4, 5
 LAYER_NAMES = {OBJECTS: "OBJECTS", PLACES: "PLACES", ROOMS: "ROOMS", BUILDINGS: "BUILDINGS"}
 PREFIX = {OBJECTS: "O", PLACES: "p", ROOMS: "R", BUILDINGS: "B"}
@@ -113,7 +115,7 @@ class SceneGraph:
     @classmethod
     def from_json(cls, data: dict) -> SceneGraph:
         if data.get("format") != FORMAT:
-            raise ValueError(f"not a scene graph of format {FORMAT!r} (format: {data.get('format')!r})")
+            raise DataError(f"not a scene graph of format {FORMAT!r} (format: {data.get('format')!r})")
         graph = cls(frame_id=data["frame_id"], stamp=data["stamp"], label_space=data.get("label_space", ""))
         for d in data["nodes"]:
             graph.add(Node(**{k: v for k, v in d.items() if k != "symbol"}))
@@ -165,7 +167,7 @@ class SceneGraph:
                 f.flush()
                 os.fsync(f.fileno())
         else:
-            raise ValueError(f"{path}: unknown scene graph format; use .json, .dsg.json or .sparkdsg")
+            raise DataError(f"{path}: unknown scene graph format; use .json, .dsg.json or .sparkdsg")
         os.replace(tmp, path)
         return path
 
@@ -176,4 +178,4 @@ class SceneGraph:
         try:
             return cls.from_json(json.loads(path.read_text()))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise ValueError(f"{path}: not a readable scene graph ({e})") from None
+            raise DataError(f"{path}: not a readable scene graph ({e})") from None

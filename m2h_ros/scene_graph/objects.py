@@ -60,7 +60,7 @@ def euclidean_clusters(points: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 class ObjectTracker:
-    def __init__(self, object_labels: set[int], tolerance: float = 0.12, min_voxels: int = 20, margin: float = 0.05):
+    def __init__(self, object_labels: set[int], tolerance: float, min_voxels: int, margin: float = 0.05):
         self.object_labels = set(object_labels)
         self.tolerance, self.min_voxels, self.margin = tolerance, min_voxels, margin
         self.objects: dict[int, SceneObject] = {}

@@ -44,33 +44,24 @@ class FloorRaster:
 
 @dataclass
 class PlaceGraph:
-    """positions (P, 2) metres; clearance (P,) metres; edges (E, 2) indices; weights (E,) metres."""
+    """positions (P, 2) metres; clearance (P,) metres; edges (E, 2) indices of places joined by free floor."""
 
     positions: np.ndarray
     clearance: np.ndarray
     edges: np.ndarray
-    weights: np.ndarray
 
     @classmethod
     def empty(cls) -> PlaceGraph:
-        return cls(np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2), np.int64), np.zeros(0))
+        return cls(np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2), np.int64))
 
     def __len__(self) -> int:
         return len(self.positions)
-
-    def neighbours(self) -> list[list[int]]:
-        adj: list[list[int]] = [[] for _ in range(len(self))]
-        for a, b in self.edges.tolist():
-            adj[a].append(b)
-            adj[b].append(a)
-        return adj
 
 
 class FloorGrid:
     """Sparse counts of free and occupied observations per floor cell."""
 
-    def __init__(self, cell: float = 0.1, min_height: float = 0.1, max_height: float = 1.8,
-                 max_cells: int = 4_000_000):  # fmt: skip
+    def __init__(self, cell: float, max_height: float, min_height: float = 0.1, max_cells: int = 4_000_000):
         self.cell, self.min_height, self.max_height, self.max_cells = cell, min_height, max_height, max_cells
         self.free: dict[int, int] = {}
         self.occupied: dict[int, int] = {}
@@ -132,7 +123,7 @@ class FloorGrid:
         return FloorRaster(seen & ~blocked, inside & ~wall, lo * self.cell, self.cell)
 
 
-def extract_places(raster: FloorRaster, spacing: float = 0.5, min_clearance: float = 0.2) -> PlaceGraph:
+def extract_places(raster: FloorRaster, spacing: float, min_clearance: float) -> PlaceGraph:
     """Places on a floor raster (see the module docstring)."""
     free, origin, cell = raster.free, raster.origin, raster.cell
     if free.size == 0:
@@ -152,7 +143,7 @@ def extract_places(raster: FloorRaster, spacing: float = 0.5, min_clearance: flo
     ci = bi * block + best[bi, bj] // block
     cj = bj * block + best[bi, bj] % block
     positions = origin + (np.stack([ci, cj], 1) + 0.5) * cell
-    edges, weights = [], []
+    edges = []
     for di, dj in ((0, 1), (1, 0), (1, 1), (1, -1)):
         for a in range(len(bi)):
             ni, nj = bi[a] + di, bj[a] + dj
@@ -165,12 +156,11 @@ def extract_places(raster: FloorRaster, spacing: float = 0.5, min_clearance: flo
             along = clearance[li, lj]
             if along.min() > 0:
                 edges.append((a, b))
-                weights.append(float(along.min()))
-    return PlaceGraph(positions, best_clear[bi, bj], np.array(edges, np.int64).reshape(-1, 2), np.array(weights))
+    return PlaceGraph(positions, best_clear[bi, bj], np.array(edges, np.int64).reshape(-1, 2))
 
 
-def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float = 0.4, max_dilation: float = 0.8,
-                  step: float = 0.05, min_room_area: float = 1.0) -> np.ndarray:  # fmt: skip
+def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float, max_dilation: float,
+                  min_room_area: float, step: float = 0.05) -> np.ndarray:  # fmt: skip
     """(P,) room index per place (-1: none) by clearance filtration (see the module docstring)."""
     rooms = -np.ones(len(places), np.int64)
     if len(places) == 0:

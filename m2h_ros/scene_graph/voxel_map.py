@@ -35,8 +35,7 @@ class SemanticVoxelMap:
     changes (a moved chair, an early misclassification) follows the recent observations.
     """
 
-    def __init__(self, num_labels: int, voxel_size: float = 0.05, window_radius: float = 8.0,
-                 max_voxels: int = 1_000_000, decay_s: float = 60.0):  # fmt: skip
+    def __init__(self, num_labels: int, voxel_size: float, window_radius: float, max_voxels: int, decay_s: float):
         if voxel_size <= 0 or num_labels < 1 or max_voxels < 1:
             raise ValueError("voxel_size and num_labels must be positive, max_voxels >= 1")
         self.num_labels, self.voxel_size = num_labels, voxel_size

@@ -93,41 +93,7 @@ def trajectory(scene, n_frames=100, step=0.12, seed=0, height_m=1.35, pitch_deg=
     list of (R_wc, t_wc, room_id) poses."""
     rng = np.random.default_rng(seed)
     free, dist, res = occupancy(scene)
-    adj = {r["id"]: [] for r in scene.rooms}
-    for d in scene.doors:
-        a, b = d["rooms"]
-        adj[a].append((b, d))
-        adj[b].append((a, d))
-    start = int(rng.integers(len(scene.rooms)))
-    order, seen = [], set()
-
-    def dfs(r):
-        seen.add(r)
-        order.append(("room", r))
-        for nb, d in adj[r]:
-            if nb not in seen:
-                order.append(("door", d))
-                dfs(nb)
-                order.append(("door", d))
-                order.append(("room", r))
-
-    dfs(start)
-    wps = []
-    for kind, x in order:
-        if kind == "room":
-            rm = scene.rooms[x]
-            x0, y0, x1, y1 = rm["rect"]
-            for _ in range(2):
-                for _ in range(200):
-                    p = (rng.uniform(x0 + 0.4, x1 - 0.4), rng.uniform(y0 + 0.4, y1 - 0.4))
-                    ij = (int(p[0] / res), int(p[1] / res))
-                    if free[ij]:
-                        wps.append(ij)
-                        break
-        else:
-            d = x
-            p = (d["s"], d["pos"]) if d["axis"] == "x" else (d["pos"], d["s"])
-            wps.append((int(p[0] / res), int(p[1] / res)))
+    wps = _waypoints(scene, rng, free, res)
     # door cells may be inside the inflated band: allow the thin corridor
     freeplan = dist > 0.22
     pts = []
@@ -149,11 +115,9 @@ def trajectory(scene, n_frames=100, step=0.12, seed=0, height_m=1.35, pitch_deg=
 
     # look-at: blend motion direction with the direction to the current room centre
     def rid_of(x, y):
-        return next(
-            (r["id"] for r in scene.rooms if r["rect"][0] <= x < r["rect"][2] and r["rect"][1] <= y < r["rect"][3]), -1
-        )
+        return next((r.id for r in scene.rooms if r.rect[0] <= x < r.rect[2] and r.rect[1] <= y < r.rect[3]), -1)
 
-    cen = np.array([[(r["rect"][0] + r["rect"][2]) / 2, (r["rect"][1] + r["rect"][3]) / 2] for r in scene.rooms])
+    cen = np.array([[(r.rect[0] + r.rect[2]) / 2, (r.rect[1] + r.rect[3]) / 2] for r in scene.rooms])
     vc = np.zeros_like(P)
     for i in range(len(P)):
         c = cen[rid_of(*P[i])] - P[i]
@@ -173,6 +137,45 @@ def trajectory(scene, n_frames=100, step=0.12, seed=0, height_m=1.35, pitch_deg=
         x, y = P[i]
         poses.append((R, np.array([x, y, z]), rid_of(x, y)))
     return poses
+
+
+def _waypoints(scene, rng: np.random.Generator, free: np.ndarray, res: float) -> list[tuple[int, int]]:
+    """Grid cells to walk through: two free cells per room, rooms in depth-first order over the door
+    graph from a random one, each door's centre on the way in and out."""
+    adj = {r.id: [] for r in scene.rooms}
+    for d in scene.doors:
+        a, b = d.rooms
+        adj[a].append((b, d))
+        adj[b].append((a, d))
+    start = int(rng.integers(len(scene.rooms)))
+    order, seen = [], set()
+
+    def dfs(r):
+        seen.add(r)
+        order.append(("room", r))
+        for nb, d in adj[r]:
+            if nb not in seen:
+                order.append(("door", d))
+                dfs(nb)
+                order.append(("door", d))
+                order.append(("room", r))
+
+    dfs(start)
+    wps = []
+    for kind, x in order:
+        if kind == "room":
+            x0, y0, x1, y1 = scene.rooms[x].rect
+            for _ in range(2):
+                for _ in range(200):
+                    p = (rng.uniform(x0 + 0.4, x1 - 0.4), rng.uniform(y0 + 0.4, y1 - 0.4))
+                    ij = (int(p[0] / res), int(p[1] / res))
+                    if free[ij]:
+                        wps.append(ij)
+                        break
+        else:
+            p = x.position
+            wps.append((int(p[0] / res), int(p[1] / res)))
+    return wps
 
 
 def view_score(tracer, A, R, t, W=40, H=30):

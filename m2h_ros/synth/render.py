@@ -99,11 +99,11 @@ class Renderer:
         kernels.gt_kernel(rays, hit_t.astype(np.float32), part, A["type"], A["center"], A["half"], self._cos, self._sin,
                           A["cls"], A["inst"], R, depth, ncam, sem, ins, pw, nw, pl, nl)  # fmt: skip
         # The nearest lights, those of the camera's room first.
-        lights = sorted(self.scene.lights, key=lambda li: (li["room"] != room, np.linalg.norm(li["pos"] - t)))
+        lights = sorted(self.scene.lights, key=lambda li: (li.room != room, np.linalg.norm(li.pos - t)))
         lights = lights[: look.lights if look else self.n_lights]
-        pos = np.array([li["pos"] for li in lights], np.float32)
-        power = np.array([li["I"] for li in lights], np.float32)
-        color = np.array([li["col"] for li in lights], np.float32)
+        pos = np.array([li.pos for li in lights], np.float32)
+        power = np.array([li.power for li in lights], np.float32)
+        color = np.array([li.color for li in lights], np.float32)
         if look is not None:
             power, color = power * look.light_power[: len(lights)], color * look.light_tint[: len(lights)]
         shadow = np.empty((len(pos) * n, 6), np.float32)

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from m2h_ros import labels
+from m2h_ros.errors import DataError
 from m2h_ros.synth.render import CREASE, INST, OCC, SEM, Frame, edge_target
 
 _TO_NYU40 = labels.remap_table(labels.SYNTHETIC, labels.NYU40).astype(np.uint8)
@@ -142,7 +143,7 @@ def write_bag(path: str | Path, frames: list[Frame], ground_truth: dict, rate_hz
 
     path = Path(path)
     if path.exists():
-        raise FileExistsError(f"{path} exists; choose a new bag directory")
+        raise DataError(f"{path} exists; choose a new bag directory")
     ts = get_typestore(Stores.ROS2_JAZZY)
     plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
     with Writer(path, version=9, storage_plugin=plugin) as writer:
@@ -192,8 +193,8 @@ def frame_tiles(f: Frame) -> list[np.ndarray]:
             edges]  # fmt: skip
 
 
-def contact_sheet(frames: list[Frame], path: str | Path, columns: int = 6) -> Path:
-    """One row per frame: RGB | depth | normals | semantics | instances | edges."""
+def ground_truth_sheet(frames: list[Frame], path: str | Path, columns: int = 6) -> Path:
+    """One row per rendered frame: RGB | depth | normals | semantics | instances | edges (all exact)."""
     rows = [np.concatenate(frame_tiles(f)[:columns], axis=1) for f in frames]
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
     return Path(path)

@@ -32,11 +32,13 @@ from tqdm import tqdm
 from m2h_ros.config import check, to_dict
 from m2h_ros.data.nyud import Convention, MultiTaskDataset, collate, num_outputs
 from m2h_ros.data.transforms import AugmentConfig, TrainTransform
+from m2h_ros.errors import DataError
 from m2h_ros.eval.evaluate import eval_dataset, evaluate, format_metrics
 from m2h_ros.eval.metrics import delta_m
 from m2h_ros.inference.predictor import resolve_device
 from m2h_ros.model.build import build_model, variant_config
-from m2h_ros.model.checkpoint import load_state_dict_strict, save_checkpoint
+from m2h_ros.model.checkpoint import save_checkpoint
+from m2h_ros.model.loading import load_state_dict_strict
 from m2h_ros.train.losses import TASKS, TaskWeighting, task_losses
 
 
@@ -138,7 +140,8 @@ class _Distributed:
 
 def _save_resume(path: Path, optimizer: torch.optim.Optimizer, step: int, weighting: TaskWeighting,
                  best: float, seconds: float) -> None:  # fmt: skip
-    """Optimiser tensors as safetensors; everything else (step, groups, scalars) as JSON metadata."""
+    """Optimiser tensors and the RNG states as safetensors; everything else (step, groups, scalars,
+    Python's RNG) as JSON metadata, so that a resumed run continues the random streams it left."""
     state = optimizer.state_dict()
     tensors, scalars = {}, {}
     for idx, slots in state["state"].items():
@@ -147,8 +150,11 @@ def _save_resume(path: Path, optimizer: torch.optim.Optimizer, step: int, weight
                 tensors[f"{idx}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{idx}.{name}"] = float(value)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
     meta = {"step": step, "best": best, "seconds": seconds, "param_groups": state["param_groups"],
-            "scalars": scalars, "weighting": weighting.state_dict()}  # fmt: skip
+            "scalars": scalars, "weighting": weighting.state_dict(), "rng_python": random.getstate()}  # fmt: skip
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"resume": json.dumps(meta)})
     tmp.replace(path)
@@ -156,10 +162,19 @@ def _save_resume(path: Path, optimizer: torch.optim.Optimizer, step: int, weight
 
 def _load_resume(path: Path, optimizer: torch.optim.Optimizer,
                  weighting: TaskWeighting) -> tuple[int, float, float]:  # fmt: skip
-    """Restore the optimiser and weighting; returns (step, best score, training seconds so far)."""
+    """Restore the optimiser, the weighting and the RNG states; returns (step, best score, training
+    seconds so far)."""
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads(f.metadata()["resume"])
     tensors = load_file(str(path))
+    rng_torch, rng_cuda = tensors.pop("rng.torch", None), tensors.pop("rng.cuda", None)
+    if rng_torch is not None:
+        torch.set_rng_state(rng_torch)
+    if rng_cuda is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng_cuda)
+    if "rng_python" in meta:
+        version, internal, gauss = meta["rng_python"]
+        random.setstate((version, tuple(internal), gauss))
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         idx, name = key.split(".", 1)
@@ -197,31 +212,10 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out_dir)
-    model_cfg = variant_config(cfg.variant, **cfg.model)
-    expected = num_outputs(model_cfg.label_space, cfg.data.convention)
-    check(model_cfg.num_classes == expected, "model.num_classes",
-          f"is {model_cfg.num_classes} but label space {model_cfg.label_space!r} with convention "
-          f"{cfg.data.convention!r} needs {expected}")  # fmt: skip
-    model = build_model(model_cfg).to(env.device)
-    d = cfg.data
-    train_set = MultiTaskDataset(d.root, d.train_split, label_space=model_cfg.label_space,
-                                 file_label_space=d.file_label_space, convention=d.convention,
-                                 transform=TrainTransform(cfg.augment, model_cfg.mean, model_cfg.std), cache=d.cache)  # fmt: skip
-    sampler = torch.utils.data.DistributedSampler(train_set, seed=cfg.seed) if env.world > 1 else None
-    loader = torch.utils.data.DataLoader(
-        train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
-        num_workers=cfg.workers, collate_fn=collate, persistent_workers=cfg.workers > 0,
-        pin_memory=env.device.type == "cuda",
-    )  # fmt: skip
-    if len(loader) == 0:
-        raise ValueError(f"{d.root}: split {d.train_split!r} has {len(train_set)} frames, fewer than batch_size "
-                         f"{cfg.batch_size}")  # fmt: skip
-    val_set = eval_dataset(model, d.root, d.val_split, d.file_label_space, cache=d.cache) if env.main else None
+    model = _build(cfg).to(env.device)
+    train_set, loader, sampler, val_set = _data(cfg, env, model)
     params = [p for p in model.parameters() if p.requires_grad]
-    backbone = {id(p) for p in model.backbone.parameters()}
-    groups = [{"params": [p for p in params if id(p) in backbone], "lr_scale": cfg.backbone_lr_scale},
-              {"params": [p for p in params if id(p) not in backbone], "lr_scale": 1.0}]  # fmt: skip
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = _optimizer(cfg, model, params)
     weighting = TaskWeighting(cfg.loss.weighting, cfg.loss.weights, cfg.loss.dwa_temperature, cfg.loss.dwa_window)
     step, best, seconds_before = 0, -float("inf"), 0.0
     if env.main:
@@ -234,9 +228,9 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
     elif cfg.resume and env.main:
         print(f"resume: no {out / 'resume.safetensors'} yet; starting at step 0", flush=True)
     net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=False) if env.world > 1 else model
-    amp = cfg.amp and env.device.type == "cuda"
     # A resumed run continues its log; a new run in the same directory starts a new one.
     log = (out / "metrics.jsonl").open("a" if step else "w") if env.main else None
+    d = cfg.data
     training_data = {"dataset": str(d.root), "split": d.train_split, "frames": len(train_set),
                      "convention": d.convention, "crop_size": list(cfg.augment.crop_size)}  # fmt: skip
     bar = tqdm(total=cfg.iterations, initial=step, desc="training", unit="step", disable=not progress)
@@ -246,49 +240,28 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
     model.train()
     batches = _batches(loader, sampler)
     while step < cfg.iterations:
-        batch = next(batches)
         lr = poly_lr(cfg.lr, step, cfg.iterations, cfg.poly_power)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group["lr_scale"]
-        batch = dataclasses.replace(batch, **{k: getattr(batch, k).to(env.device, non_blocking=True)
-                                              for k in ("image", *TASKS)})  # fmt: skip
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            outputs = net(batch.image)
-        outputs = type(outputs)(*(o.float() for o in outputs))
-        losses = task_losses(outputs, batch, cfg.loss.edge_pos_weight)
-        loss = weighting(losses)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss at step {step}: { {k: float(v) for k, v in losses.items()} }")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        optimizer.step()
+        losses = _step(cfg, env, net, optimizer, weighting, params, next(batches), lr, step)
         step += 1
-        for t in TASKS:
-            running[t] += float(losses[t].detach())
+        running = {t: running[t] + losses[t] for t in TASKS}
         n_running += 1
         bar.update(1)
         if step % cfg.log_every == 0 or step == cfg.iterations:
             row = {"kind": "train", "step": step, "lr": lr, "seconds": time.perf_counter() - t0,
                    **{t: running[t] / n_running for t in TASKS}}  # fmt: skip
             bar.set_postfix({t[:4]: f"{row[t]:.3f}" for t in TASKS})
-            if log:
-                log.write(json.dumps(row) + "\n")
-                log.flush()
+            _log(log, row)
             running, n_running = {t: 0.0 for t in TASKS}, 0
         if env.main and (step % cfg.eval_every == 0 or step == cfg.iterations):
             last_metrics = evaluate(model, val_set, env.device, progress=progress)
             score = delta_m(last_metrics, _reference(cfg))
-            log.write(json.dumps({"kind": "eval", "step": step, "delta_m": score, **last_metrics}) + "\n")
-            log.flush()
+            _log(log, {"kind": "eval", "step": step, "delta_m": score, **last_metrics})
             header = {**training_data, "steps": step, "seconds": round(time.perf_counter() - t0, 1)}
-            save_checkpoint(model, out / "last.safetensors", training_data=header,
-                            metrics={"split": d.val_split, **last_metrics})  # fmt: skip
+            metrics = {"split": d.val_split, **last_metrics}
+            save_checkpoint(model, out / "last.safetensors", training_data=header, metrics=metrics)
             if score > best:
                 best = score
-                save_checkpoint(model, out / "best.safetensors", training_data=header,
-                                metrics={"split": d.val_split, **last_metrics})  # fmt: skip
+                save_checkpoint(model, out / "best.safetensors", training_data=header, metrics=metrics)
             _save_resume(out / "resume.safetensors", optimizer, step, weighting, best, time.perf_counter() - t0)
             bar.write(f"step {step}: Δm vs reference {score:+.1f}%\n{format_metrics(last_metrics)}")
     bar.close()
@@ -298,3 +271,67 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
 
         plot_curves(out / "metrics.jsonl", out / "curves.png")
     return {"metrics": last_metrics, "best": str(out / "best.safetensors"), "last": str(out / "last.safetensors")}
+
+
+def _build(cfg: TrainConfig) -> torch.nn.Module:
+    model_cfg = variant_config(cfg.variant, **cfg.model)
+    expected = num_outputs(model_cfg.label_space, cfg.data.convention)
+    check(model_cfg.num_classes == expected, "model.num_classes",
+          f"is {model_cfg.num_classes} but label space {model_cfg.label_space!r} with convention "
+          f"{cfg.data.convention!r} needs {expected}")  # fmt: skip
+    return build_model(model_cfg)
+
+
+def _data(cfg: TrainConfig, env: _Distributed, model: torch.nn.Module):
+    """(training set, its loader, its distributed sampler or None, validation set on the main process)."""
+    d, model_cfg = cfg.data, model.config
+    train_set = MultiTaskDataset(d.root, d.train_split, label_space=model_cfg.label_space,
+                                 file_label_space=d.file_label_space, convention=d.convention,
+                                 transform=TrainTransform(cfg.augment, model_cfg.mean, model_cfg.std), cache=d.cache)  # fmt: skip
+    sampler = torch.utils.data.DistributedSampler(train_set, seed=cfg.seed) if env.world > 1 else None
+    loader = torch.utils.data.DataLoader(
+        train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+        num_workers=cfg.workers, collate_fn=collate, persistent_workers=cfg.workers > 0,
+        pin_memory=env.device.type == "cuda",
+    )  # fmt: skip
+    if len(loader) == 0:
+        raise DataError(f"{d.root}: split {d.train_split!r} has {len(train_set)} frames, fewer than batch_size "
+                        f"{cfg.batch_size}")  # fmt: skip
+    val_set = eval_dataset(model, d.root, d.val_split, d.file_label_space, cache=d.cache) if env.main else None
+    return train_set, loader, sampler, val_set
+
+
+def _optimizer(cfg: TrainConfig, model: torch.nn.Module, params: list) -> torch.optim.Optimizer:
+    """AdamW with the backbone's parameters in a group of their own (its learning rate × backbone_lr_scale)."""
+    backbone = {id(p) for p in model.backbone.parameters()}
+    groups = [{"params": [p for p in params if id(p) in backbone], "lr_scale": cfg.backbone_lr_scale},
+              {"params": [p for p in params if id(p) not in backbone], "lr_scale": 1.0}]  # fmt: skip
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _step(cfg: TrainConfig, env: _Distributed, net, optimizer, weighting: TaskWeighting, params: list, batch,
+          lr: float, step: int) -> dict[str, float]:  # fmt: skip
+    """One optimisation step at learning rate ``lr``; returns each task's loss."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group["lr_scale"]
+    batch = dataclasses.replace(batch, **{k: getattr(batch, k).to(env.device, non_blocking=True)
+                                          for k in ("image", *TASKS)})  # fmt: skip
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and env.device.type == "cuda"):
+        outputs = net(batch.image)
+    outputs = type(outputs)(*(o.float() for o in outputs))
+    losses = task_losses(outputs, batch, cfg.loss.edge_pos_weight)
+    loss = weighting(losses)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite loss at step {step}: { {k: float(v) for k, v in losses.items()} }")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+    optimizer.step()
+    return {t: float(losses[t].detach()) for t in TASKS}
+
+
+def _log(log, row: dict) -> None:
+    if log:
+        log.write(json.dumps(row) + "\n")
+        log.flush()

@@ -19,6 +19,7 @@ from m2h_ros.data.transforms import (
     random_crop,
     random_scale,
 )  # fmt: skip
+from m2h_ros.errors import DataError
 
 H, W = 6, 8
 
@@ -83,7 +84,7 @@ def test_remap_into_a_smaller_label_space(layout):
 
 
 def test_missing_split_names_the_layout(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"gt_sets/val.txt.*m2h synth dataset"):
+    with pytest.raises(DataError, match=r"gt_sets/val.txt.*m2h synth dataset"):
         MultiTaskDataset(tmp_path, "val")
 
 

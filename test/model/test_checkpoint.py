@@ -4,10 +4,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from m2h_ros.errors import CheckpointError
 from m2h_ros.model.backbone import DinoV2Backbone
 from m2h_ros.model.build import build_model
 from m2h_ros.model.checkpoint import (
-    CheckpointError,
     convert_authors_checkpoint,
     load_checkpoint,
     read_header,

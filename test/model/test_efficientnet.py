@@ -5,15 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
+from m2h_ros.errors import CheckpointError
 from m2h_ros.model.build import build_model, variant_config
-from m2h_ros.model.checkpoint import CheckpointError, read_torch_state_dict
-from m2h_ros.model.efficientnet import (
-    EfficientNetBackbone,
-    checkpoint_filter_fn,
-    create_classifier,
-    load_pretrained,
-    package_weights_path,
-)
+from m2h_ros.model.efficientnet import EfficientNetBackbone, create_classifier, package_weights_path
+from m2h_ros.model.loading import checkpoint_filter_fn, load_efficientnet_weights, read_torch_state_dict
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the photographs (requirements/dev.txt)")
 ESPRESSO = 967
@@ -60,7 +55,7 @@ def test_strict_load_reports_every_bad_key(tmp_path):
     torch.save(state, bad)
     backbone = EfficientNetBackbone("efficientnet_lite0")
     with pytest.raises(CheckpointError) as err:
-        load_pretrained(backbone.cnn, "efficientnet_lite0", bad)
+        load_efficientnet_weights(backbone.cnn, bad)
     message = str(err.value)
     assert "missing keys: blocks.2.0.conv_dw.weight" in message  # flat block 3 = stage 2, first block
     assert "unexpected keys: _blocks.3._se_reduce.weight" in message

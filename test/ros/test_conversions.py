@@ -56,7 +56,8 @@ def test_colour_encodings_become_rgb(encoding):
 def test_malformed_images_raise_clear_errors():
     from sensor_msgs.msg import Image
 
-    from m2h_ros.ros.conversions import ImageError, array_to_image, image_to_array, image_to_rgb8
+    from m2h_ros.errors import ImageError
+    from m2h_ros.ros.conversions import array_to_image, image_to_array, image_to_rgb8
 
     with pytest.raises(ImageError, match="unsupported encoding 'yuv422'"):
         image_to_array(Image(height=1, width=1, encoding="yuv422", step=2, data=b"\0\0"))

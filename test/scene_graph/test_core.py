@@ -23,7 +23,7 @@ def test_pack_roundtrip_including_negative_indices():
 
 
 def test_voxel_labels_fuse_by_counts_and_decay_towards_recent_evidence():
-    m = SemanticVoxelMap(num_labels=4, voxel_size=0.1, decay_s=10.0)
+    m = SemanticVoxelMap(num_labels=4, voxel_size=0.1, window_radius=8.0, max_voxels=10**6, decay_s=10.0)
     p = np.array([[0.05, 0.05, 0.05]])
     for t in range(3):
         m.integrate(np.repeat(p, 2, 0), np.array([1, 1]), float(t))
@@ -36,7 +36,7 @@ def test_voxel_labels_fuse_by_counts_and_decay_towards_recent_evidence():
 
 
 def test_map_memory_stays_bounded_when_the_camera_keeps_moving():
-    m = SemanticVoxelMap(num_labels=3, voxel_size=0.1, window_radius=5.0)
+    m = SemanticVoxelMap(num_labels=3, voxel_size=0.1, window_radius=5.0, max_voxels=10**6, decay_s=60.0)
     sizes = []
     for i in range(1000):
         sensor = np.array([0.2 * i, 0.0, 1.0])
@@ -45,7 +45,7 @@ def test_map_memory_stays_bounded_when_the_camera_keeps_moving():
         sizes.append(len(m))
     assert max(sizes[500:]) <= 1.1 * max(sizes[100:200])  # flat after the window fills
     assert m.nbytes < 20e6
-    capped = SemanticVoxelMap(num_labels=3, voxel_size=0.1, window_radius=1e9, max_voxels=2000)
+    capped = SemanticVoxelMap(num_labels=3, voxel_size=0.1, window_radius=1e9, max_voxels=2000, decay_s=60.0)
     for i in range(50):
         capped.integrate(RNG.uniform(0, 20, (500, 3)), np.zeros(500, int), float(i))
     assert len(capped) == 2000

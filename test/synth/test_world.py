@@ -57,7 +57,7 @@ def test_depth_agrees_with_the_analytic_floor_and_ceiling(rendered):
         assert floor.any()
         np.testing.assert_allclose(p[floor][:, 2], 0.0, atol=2e-4)
         if ceiling.any():
-            np.testing.assert_allclose(p[ceiling][:, 2], scene.H, atol=2e-4)
+            np.testing.assert_allclose(p[ceiling][:, 2], scene.height, atol=2e-4)
         assert (f.depth > 0).all()  # homes are closed: every ray hits something
 
 

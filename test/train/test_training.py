@@ -109,3 +109,24 @@ def test_ddp_under_torchrun(tiny_dataset, tmp_path):
     rows = _log(tmp_path / "run")
     assert [r["step"] for r in rows if r["kind"] == "eval"] == [6]  # rank 0 alone logs and evaluates
     assert read_header(tmp_path / "run" / "last.safetensors")["training_data"]["steps"] == 6
+
+
+def test_resume_state_continues_the_random_streams_where_the_run_left_them(tmp_path):
+    import random
+
+    from m2h_ros.train.losses import TaskWeighting
+    from m2h_ros.train.trainer import _load_resume, _save_resume
+
+    layer = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(layer.parameters(), lr=1e-3)
+    layer(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    torch.manual_seed(5)
+    random.seed(5)
+    _save_resume(tmp_path / "resume.safetensors", optimizer, 7, TaskWeighting("log", {}), 1.5, 12.0)
+    expected = (torch.rand(4), random.random())  # what the run would have drawn next
+    torch.manual_seed(0)
+    random.seed(0)  # a new process starts from the configured seed ...
+    step, best, seconds = _load_resume(tmp_path / "resume.safetensors", optimizer, TaskWeighting("log", {}))
+    assert (step, best, seconds) == (7, 1.5, 12.0)
+    assert torch.equal(torch.rand(4), expected[0]) and random.random() == expected[1]  # ... and continues the stream
