@@ -6,10 +6,10 @@
     #   labelspace_path:=$(ros2 pkg prefix m2h_ros)/share/m2h_ros/config/hydra/synthetic_label_space.yaml
 
 Hydra-ROS subscribes ``hydra/input/<sensor>/{rgb/image_raw, rgb/camera_info,
-depth_registered/image_rect, semantic/image_raw}`` (reliable; depth 32FC1 metres, labels 16SC1 with -1
-ignored, all with the colour image's header). The perception node publishes depth, labels and a matching
-camera_info with the input image's header; the colour image itself is relayed (topic_tools) so that
-Hydra's synchroniser sees all four.
+depth_registered/image_rect, semantic/image_raw}`` (reliable, camera_info transient-local; depth 32FC1
+metres, labels 16SC1 with -1 ignored, all with the colour image's header). The perception node
+publishes all four for each frame it processes, with the input image's header: the colour image it ran
+on (rectified if the camera is distorted), depth, labels, and the pinhole camera_info that fits them.
 """
 
 from launch.actions import DeclareLaunchArgument, LogInfo
@@ -40,21 +40,15 @@ def generate_launch_description():
             executable="perception_node",
             namespace="m2h",
             parameters=[arg("config"), {"weights": arg("weights"), "device": arg("device"),
-                                        "outputs": ["depth", "semantic", "camera_info", "semantic_color"]}],
+                                        "outputs": ["color", "depth", "semantic", "camera_info", "semantic_color"]}],
             remappings=[
                 ("image", arg("image")),
                 ("camera_info", arg("camera_info")),
                 ("depth", [*hydra, "/depth_registered/image_rect"]),
                 ("semantic", [*hydra, "/semantic/image_raw"]),
+                ("color", [*hydra, "/rgb/image_raw"]),
                 ("camera_info_out", [*hydra, "/rgb/camera_info"]),
             ],
-            output="screen",
-        ),
-        Node(
-            package="topic_tools",
-            executable="relay",
-            name="m2h_rgb_relay",
-            arguments=[arg("image"), [*hydra, "/rgb/image_raw"]],
             output="screen",
         ),
         LogInfo(msg=["Hydra's label space for these outputs: ", *label_space]),

@@ -59,6 +59,8 @@ def _label_commands(sub) -> None:
     export = lab_cmds.add_parser("export", help="write Hydra label-space YAML and colour CSV")
     export.add_argument("--space", default="all", choices=[*LABEL_SPACES, "all"])
     export.add_argument("--out", type=Path, default=Path("."), help="output directory (default: .)")
+    export.add_argument("--relative", action="store_true",
+                        help="name the colour CSV by its file name (as config/hydra ships it), not its absolute path")  # fmt: skip
     export.set_defaults(func=commands.labels_export)
     show = lab_cmds.add_parser("list", help="print the classes of a label space")
     show.add_argument("space", choices=list(LABEL_SPACES))
@@ -78,6 +80,8 @@ def _model_commands(sub) -> None:
         "out", type=Path, help="output: .safetensors, or .pt for the authors' layout (their code loads it)"
     )
     conv.add_argument("--variant", default="m2h", choices=list(VARIANTS), help="variant of an authors' .pt")
+    conv.add_argument("--channels", type=_at_least(4), help="decoder width C of an authors' .pt, if not the variant's "
+                      "(their lightweight code builds m2h_small at 96)")  # fmt: skip
     conv.add_argument("--fp16", action="store_true", help="store float16 (half the size; loads as float32)")
     conv.set_defaults(func=commands.convert)
     onnx = sub.add_parser("export-onnx", help="export a checkpoint to ONNX and check it against torch")

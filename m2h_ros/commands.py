@@ -15,7 +15,7 @@ def labels_export(args: argparse.Namespace) -> int:
 
     names = list(labels.LABEL_SPACES) if args.space == "all" else [args.space]
     for name in names:
-        yaml_path, csv_path = labels.write_hydra_files(labels.get_label_space(name), args.out)
+        yaml_path, csv_path = labels.write_hydra_files(labels.get_label_space(name), args.out, args.relative)
         print(f"{name}: {yaml_path} {csv_path}")
     return 0
 
@@ -52,7 +52,8 @@ def convert(args: argparse.Namespace) -> int:
         header = read_header(args.src)
         model, training_data, metrics = load_checkpoint(args.src), header["training_data"], header["metrics"]
     else:
-        model, training_data, metrics = convert_authors_checkpoint(args.src, args.variant), {}, {}
+        overrides = {"channels": args.channels} if args.channels else {}
+        model, training_data, metrics = convert_authors_checkpoint(args.src, args.variant, **overrides), {}, {}
         training_data["converted_from"] = args.src.name
     dtype = torch.float16 if args.fp16 else None
     save_checkpoint(model, args.out, training_data=training_data, metrics=metrics, dtype=dtype)

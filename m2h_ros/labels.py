@@ -29,8 +29,10 @@ class LabelSpace:
     """A closed set of semantic classes with ids ``0..len(names)-1``.
 
     The category sets follow Hydra's label-space YAML: ``object_labels`` become object nodes,
-    ``surface_places_labels`` are ground-like surfaces, ``dynamic_labels`` and ``invalid_labels`` are
-    never integrated. ``structure_labels`` (walls, floors, ...) form the background of the scene graph.
+    ``surface_places_labels`` carry Hydra's 2D places, ``ground_labels`` are what a robot walks on (the
+    scene-graph builder's floor: floor height and free space), ``dynamic_labels`` and ``invalid_labels``
+    are never integrated. ``structure_labels`` (walls, floors, ...) form the background of the scene
+    graph. As in every label space Hydra ships, no object label is also a surface-places label.
     """
 
     name: str
@@ -39,6 +41,7 @@ class LabelSpace:
     object_labels: frozenset[int] = field(default_factory=frozenset)
     structure_labels: frozenset[int] = field(default_factory=frozenset)
     surface_places_labels: frozenset[int] = field(default_factory=frozenset)
+    ground_labels: frozenset[int] = field(default_factory=frozenset)
     dynamic_labels: frozenset[int] = field(default_factory=frozenset)
     invalid_labels: frozenset[int] = field(default_factory=frozenset)
 
@@ -47,7 +50,9 @@ class LabelSpace:
             raise ValueError(f"label space {self.name!r}: {len(self.names)} names but {len(self.colors)} colours")
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"label space {self.name!r}: duplicate class names")
-        for kind in ("object", "structure", "surface_places", "dynamic", "invalid"):
+        if self.object_labels & self.surface_places_labels:
+            raise ValueError(f"label space {self.name!r}: object labels also in surface_places_labels")
+        for kind in ("object", "structure", "surface_places", "ground", "dynamic", "invalid"):
             ids = getattr(self, f"{kind}_labels")
             bad = sorted(i for i in ids if not 0 <= i < len(self.names))
             if bad:
@@ -104,14 +109,17 @@ def _nyu40() -> LabelSpace:
         colors=colors,
         object_labels=frozenset(i for n, i in ids.items() if n not in structure | {"void", "person"}),
         structure_labels=frozenset(ids[n] for n in structure),
-        surface_places_labels=frozenset({ids["floor"], ids["floor_mat"]}),
+        surface_places_labels=frozenset({ids["floor"]}),
+        ground_labels=frozenset({ids["floor"], ids["floor_mat"]}),
         dynamic_labels=frozenset({ids["person"]}),
         invalid_labels=frozenset({ids["void"]}),
     )
 
 
 def _nyu20() -> LabelSpace:
-    # As mono_hydra ships it (nyud20_config label space and colour CSV), categories included.
+    # mono_hydra's 21 classes and colours (nyud20_config); the categories of Hydra's ade20k_indoor label
+    # space, which has the same 21 classes (mono_hydra's made wall, ceiling and door surface places and
+    # door both an object and a surface, which none of Hydra's label spaces does).
     names = (
         "unknown", "wall", "floor", "ceiling", "door", "stairs", "structure", "shelf", "plant", "bed",
         "storage", "table", "chair", "wall_decoration", "couch", "light", "appliance", "thing",
@@ -127,11 +135,12 @@ def _nyu20() -> LabelSpace:
         name="nyu20",
         names=names,
         colors=colors,
-        object_labels=frozenset({4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}),
+        object_labels=frozenset({4, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}),
         structure_labels=frozenset({1, 2, 3, 5, 6}),
-        surface_places_labels=frozenset({1, 2, 3, 4}),
+        surface_places_labels=frozenset({2, 5}),
+        ground_labels=frozenset({2, 5}),
         dynamic_labels=frozenset({19, 20}),
-        invalid_labels=frozenset(),
+        invalid_labels=frozenset({0}),
     )
 
 
@@ -155,7 +164,8 @@ def _synthetic() -> LabelSpace:
         colors=colors,
         object_labels=frozenset(i for i, n in enumerate(names) if n not in structure | {"void"}),
         structure_labels=frozenset(names.index(n) for n in structure),
-        surface_places_labels=frozenset({names.index("floor"), names.index("rug")}),
+        surface_places_labels=frozenset({names.index("floor")}),
+        ground_labels=frozenset({names.index("floor"), names.index("rug")}),
         invalid_labels=frozenset({0}),
     )
 
@@ -211,14 +221,18 @@ def remap(labels: np.ndarray, table: np.ndarray) -> np.ndarray:
     return np.where(ok, table[np.where(ok, labels, 0)], UNKNOWN).astype(np.int32)
 
 
-def hydra_label_space_yaml(space: LabelSpace) -> str:
-    """Hydra's label-space YAML (``config/label_spaces/*_label_space.yaml``) for ``space``."""
+def hydra_label_space_yaml(space: LabelSpace, colormap: str | Path | None = None) -> str:
+    """Hydra's label-space YAML (``config/label_spaces/*_label_space.yaml``) for ``space``, with every
+    field Hydra's LabelSpaceConfig reads but the remap file; ``semantic_colormap_file`` is ``colormap``
+    (default: the CSV's file name beside the YAML)."""
     doc = {
         "total_semantic_labels": len(space),
+        "semantic_colormap_file": str(colormap or f"{space.name}_colormap.csv"),
         "dynamic_labels": sorted(space.dynamic_labels),
         "invalid_labels": sorted(space.invalid_labels),
         "object_labels": sorted(space.object_labels),
         "surface_places_labels": sorted(space.surface_places_labels),
+        "ground_labels": sorted(space.ground_labels),
         "label_names": [{"label": i, "name": n} for i, n in enumerate(space.names)],
     }
     out = io.StringIO()
@@ -228,18 +242,23 @@ def hydra_label_space_yaml(space: LabelSpace) -> str:
 
 
 def hydra_colormap_csv(space: LabelSpace) -> str:
-    """Hydra's colour CSV (``name,red,green,blue,alpha,id``) for ``space``."""
+    """Hydra's colour CSV (``name,red,green,blue,alpha,id``) for ``space``. Invalid labels have no row:
+    Hydra reads a colour it does not know as no label, as it treats an invalid one, and void's black
+    would duplicate Hydra's own colour for unknown pixels."""
     rows = ["name,red,green,blue,alpha,id"]
-    rows += [f"{n},{r},{g},{b},255,{i}" for i, (n, (r, g, b)) in enumerate(zip(space.names, space.colors))]
+    rows += [f"{n},{r},{g},{b},255,{i}" for i, (n, (r, g, b)) in enumerate(zip(space.names, space.colors))
+             if i not in space.invalid_labels]  # fmt: skip
     return "\n".join(rows) + "\n"
 
 
-def write_hydra_files(space: LabelSpace, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``<name>_label_space.yaml`` and ``<name>_colormap.csv`` into ``out_dir``; returns both paths."""
+def write_hydra_files(space: LabelSpace, out_dir: str | Path, relative: bool = False) -> tuple[Path, Path]:
+    """Write ``<name>_label_space.yaml`` and ``<name>_colormap.csv`` into ``out_dir``, the YAML naming
+    the CSV by its absolute path (Hydra reads it from its own working directory), or by its file name
+    with ``relative`` (the package's config/hydra, whose install writes the installed path); returns both."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     yaml_path = out_dir / f"{space.name}_label_space.yaml"
     csv_path = out_dir / f"{space.name}_colormap.csv"
-    yaml_path.write_text(hydra_label_space_yaml(space))
+    yaml_path.write_text(hydra_label_space_yaml(space, None if relative else csv_path.resolve()))
     csv_path.write_text(hydra_colormap_csv(space))
     return yaml_path, csv_path

@@ -68,6 +68,24 @@ def test_convert_goes_both_ways_between_the_authors_layout_and_a_checkpoint(tmp_
     )  # a lightweight layout is not the full one
 
 
+def test_the_authors_lightweight_width_converts_with_channels(tmp_path, capsys):
+    import torch
+
+    from m2h_ros.model.build import build_model
+    from m2h_ros.model.checkpoint import to_authors_layout
+
+    torch.save(
+        to_authors_layout(build_model("m2h_small", channels=96)), tmp_path / "light.pt"
+    )  # as their code builds it
+    out = str(tmp_path / "light.safetensors")
+    assert cli.main(["convert", str(tmp_path / "light.pt"), out, "--variant", "m2h_small"]) == 2
+    assert (
+        "decoder of width C = 96, the m2h_small variant C = 256: convert with --channels 96" in capsys.readouterr().err
+    )
+    assert cli.main(["convert", str(tmp_path / "light.pt"), out, "--variant", "m2h_small", "--channels", "96"]) == 0
+    assert "29,042,096 parameters" in capsys.readouterr().out
+
+
 def test_missing_weights_file_is_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "m2h_ros.cli", "info", str(tmp_path / "nope.safetensors")],
                          capture_output=True, text=True)  # fmt: skip

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
@@ -60,6 +61,9 @@ def test_install_space_holds_executables_launch_files_config_and_messages(instal
                  "config/hydra/nyu40_label_space.yaml", "config/hydra/synthetic_colormap.csv"):  # fmt: skip
         assert (share / name).is_file(), name
     assert (install / "share" / "ament_index" / "resource_index" / "packages" / "m2h_ros").is_file()
+    for space in (share / "config" / "hydra").glob("*_label_space.yaml"):  # Hydra opens it from its own cwd
+        colormap = Path(yaml.safe_load(space.read_text())["semantic_colormap_file"])
+        assert colormap.is_absolute() and colormap.is_file() and colormap.parent == space.parent, space
     package = install / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / "m2h_ros"
     assert list((package / "msg").glob("_scene_graph.py")) and list((package / "weights").glob("*.safetensors"))
 

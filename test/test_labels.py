@@ -16,29 +16,31 @@ from m2h_ros.labels import NYU20, NYU40, SYNTHETIC, LabelSpace
 @pytest.mark.parametrize("space", [NYU40, NYU20, SYNTHETIC], ids=lambda s: s.name)
 def test_hydra_yaml_has_every_field_hydra_reads(space):
     doc = yaml.safe_load(labels.hydra_label_space_yaml(space))
+    # the fields of Hydra's LabelSpaceConfig (all but the optional remap file), plus the names
     assert set(doc) == {
-        "total_semantic_labels", "dynamic_labels", "invalid_labels", "object_labels",
-        "surface_places_labels", "label_names",
+        "total_semantic_labels", "semantic_colormap_file", "dynamic_labels", "invalid_labels", "object_labels",
+        "surface_places_labels", "ground_labels", "label_names",
     }  # fmt: skip
     n = doc["total_semantic_labels"]
-    assert n == len(space)
-    for key in ("dynamic_labels", "invalid_labels", "object_labels", "surface_places_labels"):
+    assert n == len(space) and doc["semantic_colormap_file"] == f"{space.name}_colormap.csv"
+    for key in ("dynamic_labels", "invalid_labels", "object_labels", "surface_places_labels", "ground_labels"):
         assert all(isinstance(i, int) and 0 <= i < n for i in doc[key]), key
     assert [(e["label"], e["name"]) for e in doc["label_names"]] == list(enumerate(space.names))
-    # Objects are never also ignored by Hydra.
+    # As in every label space Hydra ships: objects are never ignored, nor surface places.
     assert not set(doc["object_labels"]) & (set(doc["invalid_labels"]) | set(doc["dynamic_labels"]))
+    assert not set(doc["object_labels"]) & set(doc["surface_places_labels"])
 
 
 @pytest.mark.parametrize("space", [NYU40, NYU20, SYNTHETIC], ids=lambda s: s.name)
 def test_hydra_colormap_csv_round_trips(space):
     rows = list(csv.DictReader(io.StringIO(labels.hydra_colormap_csv(space))))
     assert list(rows[0]) == ["name", "red", "green", "blue", "alpha", "id"]
-    assert [int(r["id"]) for r in rows] == list(range(len(space)))
-    assert [r["name"] for r in rows] == list(space.names)
+    valid = [i for i in range(len(space)) if i not in space.invalid_labels]
+    assert [int(r["id"]) for r in rows] == valid and [r["name"] for r in rows] == [space.names[i] for i in valid]
     colors = np.array([[int(r["red"]), int(r["green"]), int(r["blue"])] for r in rows])
-    np.testing.assert_array_equal(colors, space.palette)
-    # Hydra decodes colour label images through this table, so colours must be distinct.
-    assert len({tuple(c) for c in colors}) == len(space)
+    np.testing.assert_array_equal(colors, space.palette[valid])
+    # Hydra decodes colour label images through this table: colours distinct, and none its unknown black.
+    assert len({tuple(c) for c in colors}) == len(valid) and (0, 0, 0) not in {tuple(c) for c in colors}
 
 
 def test_nyu40_to_nyu20_matches_mono_hydra():
@@ -96,7 +98,11 @@ def test_shipped_hydra_files_are_in_sync(tmp_path):
     """config/hydra/ holds what `m2h labels export` writes; regenerate it when a label space changes."""
     shipped = Path(__file__).resolve().parents[1] / "config" / "hydra"
     for space in labels.LABEL_SPACES.values():
-        for path in labels.write_hydra_files(space, tmp_path):
-            assert (shipped / path.name).read_text() == path.read_text(), (
-                f"config/hydra/{path.name} is stale: run `m2h labels export --out config/hydra`"
-            )
+        yaml_path, csv_path = labels.write_hydra_files(space, tmp_path)
+        written = yaml.safe_load(yaml_path.read_text())
+        assert written["semantic_colormap_file"] == str(csv_path.resolve())  # an absolute path Hydra can open
+        stale = "is stale: run `m2h labels export --out config/hydra --relative`"
+        assert (shipped / yaml_path.name).read_text() == labels.hydra_label_space_yaml(space), (
+            f"{yaml_path.name} {stale}"
+        )
+        assert (shipped / csv_path.name).read_text() == csv_path.read_text(), f"{csv_path.name} {stale}"

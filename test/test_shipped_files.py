@@ -52,11 +52,37 @@ def test_launch_files_are_valid_python_with_a_description():
         assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in tree.body), path
 
 
-def test_hydra_launch_remaps_onto_hydra_inputs():
-    text = (REPO / "launch" / "hydra.launch.py").read_text()
-    for suffix in ("/depth_registered/image_rect", "/semantic/image_raw", "/rgb/camera_info", "/rgb/image_raw"):
-        assert f'"{suffix}"' in text, suffix
-    assert '"camera_info_out"' in text and "_label_space.yaml" in text
+def _node_call(path: Path, package: str) -> ast.Call:
+    """The launch file's ``Node(package=package, ...)`` call."""
+    for call in ast.walk(ast.parse(path.read_text())):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "Node":
+            kwargs = {k.arg: k.value for k in call.keywords}
+            if ast.literal_eval(kwargs["package"]) == package:
+                return call
+    raise AssertionError(f"no Node of package {package} in {path}")
+
+
+def test_hydra_launch_feeds_each_hydra_input_from_an_output_the_node_publishes():
+    from m2h_ros.ros.perception_outputs import OUTPUT_TOPICS, OUTPUTS
+
+    call = _node_call(REPO / "launch" / "hydra.launch.py", "m2h_ros")
+    kwargs = {k.arg: k.value for k in call.keywords}
+    # remappings: (node topic, [*hydra, "/suffix"]) for Hydra's inputs
+    remapped = {}
+    for pair in kwargs["remappings"].elts:
+        source, target = pair.elts
+        if isinstance(target, ast.List):
+            remapped[ast.literal_eval(source)] = ast.literal_eval(target.elts[-1])
+    assert remapped == {"depth": "/depth_registered/image_rect", "semantic": "/semantic/image_raw",
+                        "color": "/rgb/image_raw", "camera_info_out": "/rgb/camera_info"}  # fmt: skip
+    outputs = next(ast.literal_eval(d.values[d.keys.index(k)]) for d in kwargs["parameters"].elts
+                   if isinstance(d, ast.Dict) for k in d.keys if ast.literal_eval(k) == "outputs")  # fmt: skip
+    topics = {OUTPUT_TOPICS.get(o, o) for o in outputs}
+    assert set(outputs) <= set(OUTPUTS) and set(remapped) <= topics, (outputs, remapped)
+    # the only node: nothing else (no relay) can be left running when it fails
+    nodes = [c for c in ast.walk(ast.parse((REPO / "launch" / "hydra.launch.py").read_text()))
+             if isinstance(c, ast.Call) and getattr(c.func, "id", None) == "Node"]  # fmt: skip
+    assert len(nodes) == 1
 
 
 def test_node_configuration_file_is_valid_for_both_nodes():

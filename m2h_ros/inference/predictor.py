@@ -31,6 +31,9 @@ class PredictorConfig:
     backend: Literal["torch", "onnxruntime"] = "torch"
     input_size: tuple[int, int] = (224, 224)  # (height, width) the network runs at
     threads: int = 0  # CPU threads (0: library default)
+    # antialias: uint8, antialiased when shrinking (sharper, faster); bilinear: the authors' M2H node
+    # (float, plain bilinear), which their checkpoints need to reproduce their outputs exactly
+    resize: Literal["antialias", "bilinear"] = "antialias"
 
     def __post_init__(self) -> None:
         self.input_size = tuple(self.input_size)
@@ -127,6 +130,21 @@ class Predictor:
         work (compiling the upsampling kernel, the allocator's first growth, cuDNN's algorithm search)."""
         self.predict(np.zeros((*self.config.input_size, 3), np.uint8))
 
+    def preprocess(self, rgb: list[np.ndarray]) -> torch.Tensor:
+        """(H, W, 3) uint8 RGB images -> the network's normalised input batch (B, 3, h, w) on its device."""
+        size = self.config.input_size
+        batch = torch.cat([self._resize(torch.from_numpy(im).permute(2, 0, 1)[None], size) for im in rgb])
+        return (batch.to(self.device).float() - self._mean) / self._std
+
+    def _resize(self, image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """(1, 3, H, W) uint8 -> (1, 3, h, w) at the network's size, as ``config.resize`` says."""
+        if self.config.resize == "bilinear":
+            return F.interpolate(image.float(), size=size, mode="bilinear", align_corners=False)
+        # Resized as uint8 on the CPU: torch's uint8 path is several times faster than float's (to within
+        # one grey level), and on CUDA a network-size upload is smaller than a full-size one.
+        shrink = image.shape[2] > size[0] or image.shape[3] > size[1]
+        return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+
     def predict(self, image: np.ndarray) -> Prediction:
         """One (H, W[, C]) uint8 image -> :class:`Prediction` at (H, W)."""
         return self.predict_batch([image])[0]
@@ -135,15 +153,7 @@ class Predictor:
         """Several images (any sizes) in one network call."""
         t0 = time.perf_counter()
         rgb = [as_rgb(im) for im in images]
-        size = self.config.input_size
-        # Resized as uint8 on the CPU: torch's uint8 path is several times faster than float's (to within
-        # one grey level), and on CUDA a network-size upload is smaller than a full-size one.
-        batch = torch.cat([
-            F.interpolate(torch.from_numpy(im).permute(2, 0, 1)[None], size=size, mode="bilinear",
-                          align_corners=False, antialias=im.shape[0] > size[0] or im.shape[1] > size[1])
-            for im in rgb
-        ])  # fmt: skip
-        batch = (batch.to(self.device).float() - self._mean) / self._std
+        batch = self.preprocess(rgb)
         t1 = time.perf_counter()
         out = self._network(batch)
         t2 = time.perf_counter()

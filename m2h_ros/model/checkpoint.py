@@ -96,9 +96,17 @@ def to_authors_layout(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def convert_authors_checkpoint(src: str | Path, variant: str = "m2h", **overrides) -> nn.Module:
-    """Load one of the authors' M2H ``.pt`` state dicts into a freshly built ``variant`` (strict)."""
+    """Load one of the authors' M2H ``.pt`` state dicts into a freshly built ``variant`` (strict).
+    ``overrides`` change the variant's config, e.g. ``channels=96`` for the authors' lightweight code."""
     model = build_model(variant, init_backbone=False, **overrides)
     rules = M2H_LIGHT_RULES if model.config.light else M2H_RULES
     state = convert_state_dict(read_torch_state_dict(src), rules, str(src))
+    # the decoder width C: output channels of the depth task's fusion projection (plain or separable)
+    project = state.get(
+        "decoder.msf.depth.project.conv.weight", state.get("decoder.msf.depth.project.conv.pointwise.weight")
+    )
+    if project is not None and project.shape[0] != model.config.channels:
+        raise CheckpointError(f"{src} has a decoder of width C = {project.shape[0]}, the {variant} variant C = "
+                              f"{model.config.channels}: convert with --channels {project.shape[0]}")  # fmt: skip
     load_state_dict_strict(model, state, str(src))
     return model

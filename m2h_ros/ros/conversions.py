@@ -102,16 +102,9 @@ def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
     return Intrinsics.from_matrix(msg.k, msg.width, msg.height)
 
 
-def camera_info_from_intrinsics(K: Intrinsics, header: Header, template: CameraInfo | None = None) -> CameraInfo:
-    """A CameraInfo for ``K`` (rectified: no distortion, P = [K | 0])."""
-    msg = CameraInfo(header=header, width=K.width, height=K.height)
-    if template is not None:
-        msg.distortion_model, msg.binning_x, msg.binning_y = (
-            template.distortion_model,
-            template.binning_x,
-            template.binning_y,
-        )
-    msg.distortion_model = msg.distortion_model or "plumb_bob"
+def camera_info_from_intrinsics(K: Intrinsics, header: Header) -> CameraInfo:
+    """A CameraInfo for the pinhole camera ``K`` (rectified: plumb_bob with zero distortion, P = [K | 0])."""
+    msg = CameraInfo(header=header, width=K.width, height=K.height, distortion_model="plumb_bob")
     msg.d = [0.0] * 5
     msg.k = [K.fx, 0.0, K.cx, 0.0, K.fy, K.cy, 0.0, 0.0, 1.0]
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]

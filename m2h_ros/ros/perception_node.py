@@ -2,16 +2,19 @@
 
 Topics (relative; remap or namespace them):
 
-    in   image (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8, mono8)   sensor-data QoS
+    in   image (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8, mono8)   QoS input_qos (sensor data)
          camera_info (sensor_msgs/CameraInfo), paired with images by stamp
     out  depth 32FC1 m (NaN invalid) · semantic 16SC1 (-1 unknown) · semantic_color rgb8 ·
          semantic_overlay rgb8 · normals 32FC3 · normals_color rgb8 · edges 32FC1 · edges_color mono8 ·
-         camera_info_out (output ``camera_info``: the intrinsics with the outputs' header) ·
-         points (PointCloud2 x y z rgb label) · label_space (latched) · /diagnostics
+         color rgb8 (the image the outputs belong to) · camera_info_out (output ``camera_info``: the
+         outputs' pinhole camera, transient-local) · points (PointCloud2 x y z rgb label) ·
+         label_space (latched) · /diagnostics                           QoS output_qos (reliable)
 
-Every output carries the input image's header. Inference runs on a worker thread that always takes
-the newest frame; a frame that arrives while another waits replaces it and is counted as dropped.
-Outputs nobody subscribes to are not computed; with no subscriber at all the network does not run.
+Every output carries the input image's header. An image whose camera_info has distortion is rectified
+first (``rectify``, maps cached), so that every output, camera_info_out and the cloud are of one
+pinhole camera; with ``rectify`` off such images are refused. Inference runs on a worker thread that
+always takes the newest frame; a frame that arrives while another waits replaces it and is counted as
+dropped. Only subscribed outputs' messages are built; with no subscriber at all the network does not run.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
@@ -32,16 +34,18 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from m2h_ros import labels as label_spaces
 from m2h_ros.config import check
-from m2h_ros.errors import DataError, ImageError
-from m2h_ros.geometry.cloud import CloudOptions, Intrinsics, backproject
+from m2h_ros.errors import ImageError
+from m2h_ros.geometry.cloud import CloudOptions
 from m2h_ros.ros import conversions as conv
+from m2h_ros.ros.camera_input import CameraError, CameraInput
 from m2h_ros.ros.parameters import declare_config
+from m2h_ros.ros.perception_outputs import NEEDS_CAMERA, OUTPUT_TOPICS, OUTPUTS, OutputBuilder
 from m2h_ros.weights import BUNDLED_INPUT_SIZE, BUNDLED_WEIGHTS
 
-OUTPUTS = ("depth", "semantic", "semantic_color", "semantic_overlay", "normals", "normals_color", "edges",
-           "edges_color", "camera_info", "points")  # fmt: skip
-# Output topics that differ from the output's name: the input already takes ``camera_info``.
-OUTPUT_TOPICS = {"camera_info": "camera_info_out"}
+QOS = {
+    "sensor_data": qos_profile_sensor_data,  # best effort: matches every camera driver
+    "reliable": QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE),  # what Hydra-ROS subscribes with
+}
 
 
 @dataclass
@@ -54,10 +58,14 @@ class PerceptionConfig:
     dtype: str = "fp32"
     input_size: tuple[int, int] = BUNDLED_INPUT_SIZE  # 4:3, the bundled weights' training scale
     threads: int = 0
+    resize: str = "antialias"
     max_rate_hz: float = 0.0  # 0: as fast as frames come and the network allows
     label_space: str = ""  # empty: the model's own; else publish labels remapped into this space
     outputs: tuple[str, ...] = OUTPUTS
     camera_info_tolerance_s: float = 0.02
+    rectify: bool = True  # undistort images whose camera_info has distortion (false: refuse them)
+    input_qos: str = "sensor_data"
+    output_qos: str = "reliable"
     max_input_pixels: int = 4096 * 4096
     overlay_alpha: float = 0.4
     diagnostics_period_s: float = 1.0
@@ -70,6 +78,7 @@ class PerceptionConfig:
             self.backend in ("torch", "onnxruntime"), "backend", f"must be torch or onnxruntime, got {self.backend!r}"
         )
         check(self.dtype in ("fp32", "fp16", "bf16"), "dtype", f"must be fp32, fp16 or bf16, got {self.dtype!r}")
+        check(self.resize in ("antialias", "bilinear"), "resize", f"must be antialias or bilinear, got {self.resize!r}")
         check(len(self.input_size) == 2, "input_size", "must be [height, width]")
         unknown = sorted(set(self.outputs) - set(OUTPUTS))
         check(not unknown, "outputs", f"has unknown names {unknown}; known: {', '.join(OUTPUTS)}")
@@ -78,6 +87,8 @@ class PerceptionConfig:
         check(self.max_rate_hz >= 0, "max_rate_hz", f"must be >= 0, got {self.max_rate_hz}")
         check(self.camera_info_tolerance_s >= 0, "camera_info_tolerance_s", "must be >= 0")
         check(0 <= self.overlay_alpha <= 1, "overlay_alpha", f"must be within 0..1, got {self.overlay_alpha}")
+        for key in ("input_qos", "output_qos"):
+            check(getattr(self, key) in QOS, key, f"must be one of {', '.join(QOS)}, got {getattr(self, key)!r}")
 
     @property
     def weights_path(self) -> Path:
@@ -92,10 +103,14 @@ PARAMETERS = {
     "dtype": ("fp32, fp16 or bf16 (fp16/bf16 on cuda only)", None, None),
     "input_size": ("[height, width] the network runs at", None, None),
     "threads": ("CPU threads for inference (0: library default)", 0, 256),
+    "resize": ("antialias (default) or bilinear: the authors' plain resize, for their checkpoints", None, None),
     "max_rate_hz": ("most frames per second to process (0: unlimited)", 0.0, 1000.0),
     "label_space": ("label space of the published labels (empty: the model's)", None, None),
     "outputs": (f"outputs to publish, of: {', '.join(OUTPUTS)}", None, None),
     "camera_info_tolerance_s": ("largest stamp difference for pairing camera_info with an image", 0.0, 10.0),
+    "rectify": ("undistort images whose camera_info has distortion (false: refuse them)", None, None),
+    "input_qos": (f"QoS of the image and camera_info subscriptions: {' or '.join(QOS)}", None, None),
+    "output_qos": (f"QoS of the outputs (camera_info_out is also transient-local): {' or '.join(QOS)}", None, None),
     "max_input_pixels": ("larger images are rejected", 1, 2**31 - 1),
     "overlay_alpha": ("weight of the label colours in semantic_overlay", 0.0, 1.0),
     "diagnostics_period_s": ("period of /diagnostics", 0.1, 60.0),
@@ -144,26 +159,28 @@ class PerceptionNode(Node):
         model = load_checkpoint(self.config.weights_path)
         self.predictor = Predictor(model, PredictorConfig(
             device=self.config.device, dtype=self.config.dtype, backend=self.config.backend,
-            input_size=self.config.input_size, threads=self.config.threads))  # fmt: skip
+            input_size=self.config.input_size, threads=self.config.threads, resize=self.config.resize))  # fmt: skip
         self.predictor.warmup()
         model_space = label_spaces.get_label_space(model.config.label_space)
         self.label_space = label_spaces.get_label_space(self.config.label_space or model_space.name)
         # Model classes the label space calls invalid (void) are published as -1 (unknown).
         table = label_spaces.remap_table(model_space, self.label_space)
         table[sorted(model_space.invalid_labels)] = label_spaces.UNKNOWN
-        self.label_table = table.astype(np.int16)
+        self.outputs = OutputBuilder(table.astype(np.int16), self.label_space, self.config.overlay_alpha,
+                                     self.config.cloud)  # fmt: skip
+        self.camera = CameraInput(self.config.camera_info_tolerance_s, self.config.rectify)
 
-        reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        output_qos = QOS[self.config.output_qos]
         latched = QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
         )
         types = {"camera_info": CameraInfo, "points": PointCloud2}
         # Hydra-ROS subscribes camera_info transient-local (QoS(1).transient_local()), which a volatile
         # publisher cannot serve; volatile subscribers match a transient-local publisher as well.
-        qos = {"camera_info": QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE,
+        qos = {"camera_info": QoSProfile(depth=5, reliability=output_qos.reliability,
                                          durability=DurabilityPolicy.TRANSIENT_LOCAL)}  # fmt: skip
         self.pubs = {name: self.create_publisher(types.get(name, Image), OUTPUT_TOPICS.get(name, name),
-                                                 qos.get(name, reliable))
+                                                 qos.get(name, output_qos))
                      for name in self.config.outputs}  # fmt: skip
         from m2h_ros.msg import LabelSpace
 
@@ -171,15 +188,14 @@ class PerceptionNode(Node):
         self.label_pub.publish(conv.label_space_to_msg(self.label_space, conv.header_now(self)))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
-        self.camera_infos: collections.deque = collections.deque(maxlen=60)
         self.stats = Stats()
         self.slot: Frame | None = None
         self.slot_cond = threading.Condition()
         self.running = True
         self.last_processed = 0.0
         self.last_warning: dict[str, float] = {}
-        self.create_subscription(Image, "image", self._on_image, qos_profile_sensor_data)
-        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)
+        self.create_subscription(Image, "image", self._on_image, QOS[self.config.input_qos])
+        self.create_subscription(CameraInfo, "camera_info", self.camera.add, QOS[self.config.input_qos])
         self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.worker = threading.Thread(target=self._work, name="m2h_inference", daemon=True)
@@ -212,9 +228,6 @@ class PerceptionNode(Node):
     def _reject(self, reason: str, detail: str) -> None:
         self.stats.count(f"rejected_{reason}")
         self._warn(f"reject_{reason}", f"rejected image: {detail} (counted as rejected_{reason} in /diagnostics)")
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self.camera_infos.append(msg)
 
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic()
@@ -250,14 +263,20 @@ class PerceptionNode(Node):
                         frame, self.slot = self.slot, None
         return frame
 
+    def _live(self) -> bool:
+        """Not shutting down: Ctrl-C invalidates the context before destroy_node stops the worker."""
+        return self.running and self.context.ok()
+
     def _work(self) -> None:
-        while self.running:
+        while self._live():
             frame = self._take()
             if frame is None:
                 continue
             try:
                 self._process(frame)
             except Exception as e:  # a bad frame must not stop the node
+                if not self._live():
+                    return  # the context went away while this frame was published: nothing is lost
                 self.stats.count("errors")
                 self._warn("process", f"frame failed: {type(e).__name__}: {e}")
 
@@ -271,10 +290,15 @@ class PerceptionNode(Node):
             self.stats.count("idle")
             return
         self.last_processed = time.monotonic()
-        pred = self.predictor.predict(frame.rgb)
+        rgb, K = self._pinhole(frame, count_missing=bool(wanted & NEEDS_CAMERA))
+        if rgb is None:
+            return
+        pred = self.predictor.predict(rgb)
         with self.stats.lock:
             self.stats.network_ms.append(pred.timings_ms["network"])
-        for name, msg in self.build_outputs(frame, pred, wanted).items():
+        for name, msg in self.outputs.build(frame.header, rgb, pred, wanted, K).items():
+            if not self._live():
+                return
             self.pubs[name].publish(msg)
         done = time.monotonic()
         self.stats.count("frames_out")
@@ -282,70 +306,18 @@ class PerceptionNode(Node):
             self.stats.latency_ms.append((done - frame.received) * 1e3)
             self.stats.departures.append(done)
 
-    def build_outputs(self, frame: Frame, pred, wanted: set[str]) -> dict:
-        """The messages of the ``wanted`` outputs for one frame and its prediction."""
-        header, out = frame.header, {}
-        labels = None
-        if wanted & {"semantic", "semantic_color", "semantic_overlay", "points"}:
-            labels = np.take(self.label_table, pred.labels, mode="clip")
-        if "depth" in wanted:
-            out["depth"] = conv.array_to_image(np.where(np.isfinite(pred.depth), pred.depth, np.nan), "32FC1", header)
-        if "semantic" in wanted:
-            out["semantic"] = conv.array_to_image(labels, "16SC1", header)
-        if wanted & {"semantic_color", "semantic_overlay"}:
-            color = self.label_space.colorize(labels)
-            if "semantic_color" in wanted:
-                out["semantic_color"] = conv.array_to_image(color, "rgb8", header)
-            if "semantic_overlay" in wanted:
-                a = self.config.overlay_alpha
-                overlay = cv2.addWeighted(color, a, frame.rgb, 1 - a, 0)
-                out["semantic_overlay"] = conv.array_to_image(overlay, "rgb8", header)
-        if "normals" in wanted:
-            out["normals"] = conv.array_to_image(pred.normals, "32FC3", header)
-        if "normals_color" in wanted:
-            # cv2's saturating float -> uint8 conversion: one pass instead of numpy's three (abs() is a
-            # no-op on these non-negative values)
-            colour = cv2.convertScaleAbs(pred.normals, alpha=127.5, beta=127.5)
-            out["normals_color"] = conv.array_to_image(colour, "rgb8", header)
-        if "edges" in wanted:
-            out["edges"] = conv.array_to_image(pred.edges, "32FC1", header)
-        if "edges_color" in wanted:
-            out["edges_color"] = conv.array_to_image(cv2.convertScaleAbs(pred.edges, alpha=255.0), "mono8", header)
-        if wanted & {"points", "camera_info"}:
-            K, template = self._intrinsics_for(frame)
-            if K is not None:
-                if "camera_info" in wanted:
-                    out["camera_info"] = conv.camera_info_from_intrinsics(K, header, template)
-                if "points" in wanted:
-                    cloud = backproject(pred.depth, frame.rgb, labels, K, self.config.cloud)
-                    out["points"] = conv.cloud_to_pointcloud2(cloud, header)
-        return out
-
-    def _intrinsics_for(self, frame: Frame) -> tuple[Intrinsics | None, CameraInfo | None]:
-        """The camera_info paired with this frame by stamp, as intrinsics; None (counted, logged) if none fits."""
-        stamp = conv.stamp_seconds(frame.header)
-        infos = list(self.camera_infos)
-        if not infos:
-            self.stats.count("no_cloud_no_camera_info")
-            self._warn("no_info", "no camera_info received: publishing images only, no points or camera_info")
-            return None, None
-        gap, best = min(((abs(conv.stamp_seconds(m.header) - stamp), m) for m in infos), key=lambda pair: pair[0])
-        if gap > self.config.camera_info_tolerance_s:
-            self.stats.count("no_cloud_unpaired_camera_info")
-            self._warn("unpaired", f"no camera_info within {self.config.camera_info_tolerance_s} s of the image "
-                       f"stamp (nearest {gap:.3f} s): no points for this frame")  # fmt: skip
-            return None, None
+    def _pinhole(self, frame: Frame, count_missing: bool):
+        """(image, camera) for the network: rectified if the camera_info says it is distorted; camera
+        None without a usable camera_info; image None if the frame is refused (counted, logged)."""
         h, w = frame.rgb.shape[:2]
-        if (best.width, best.height) != (w, h):
-            self.stats.count("rejected_camera_info_size")
-            self._warn("info_size", f"camera_info is {best.width}×{best.height} but the image is {w}×{h}: no points")
-            return None, None
         try:
-            return conv.intrinsics_from_camera_info(best), best
-        except DataError as e:
-            self.stats.count("rejected_camera_info_values")
-            self._warn("info_values", f"camera_info rejected: {e}: no points")
-            return None, None
+            return self.camera.pinhole(self.camera.pair(conv.stamp_seconds(frame.header), w, h), frame.rgb)
+        except CameraError as e:
+            refused = e.reason in ("rejected_distorted", "rejected_distortion_model")
+            if refused or count_missing:
+                self.stats.count(e.reason)
+                self._warn(e.reason, str(e))
+            return (None if refused else frame.rgb), None
 
     # -- diagnostics --------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:
@@ -377,7 +349,7 @@ class PerceptionNode(Node):
         self.running = False
         with self.slot_cond:
             self.slot_cond.notify_all()
-        self.worker.join(timeout=5)
+        self.worker.join(timeout=1.0)  # at most the rest of one frame; it publishes nothing more
         super().destroy_node()
 
 

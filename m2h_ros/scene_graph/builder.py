@@ -66,7 +66,7 @@ class SceneGraphBuilder:
         self.map = SemanticVoxelMap(len(self.space), cfg.voxel_size_m, cfg.window_radius_m, cfg.max_voxels, cfg.decay_s)
         self.objects = ObjectTracker(set(self.space.object_labels), cfg.object_tolerance_m, cfg.min_object_voxels)
         self.grid = FloorGrid(cfg.floor_cell_m, cfg.max_obstacle_height_m)
-        self._floor = np.array(sorted(self.space.surface_places_labels), np.int64)
+        self._floor = np.array(sorted(self.space.ground_labels), np.int64)
         self._skip = np.array([i for i, n in enumerate(self.space.names) if n == "ceiling"], np.int64)
         self._wall = np.array([i for i, n in enumerate(self.space.names) if n == "wall"], np.int64)
         self._floor_heights: list[float] = []
@@ -113,19 +113,22 @@ class SceneGraphBuilder:
         rooms = segment_rooms(raster, places, cfg.min_dilation_m, cfg.max_dilation_m, cfg.min_room_area_m2)
         graph = SceneGraph(frame_id=cfg.frame_id, stamp=stamp, label_space=self.space.name)
         z = self.floor_z
-        building = graph.add(Node(node_id(BUILDINGS, 0), BUILDINGS, [0.0, 0.0, z], name="building"))
+        building = graph.add(Node(node_id(BUILDINGS, 0), BUILDINGS, [0.0, 0.0, z], name="building", last_seen=stamp))
         room_ids = []
         for r in range(int(rooms.max()) + 1 if len(rooms) else 0):
             xy = places.positions[rooms == r]
             room = graph.add(Node(node_id(ROOMS, r), ROOMS, [*xy.mean(0), z + 1.5], name=f"room {r}",
-                                  bbox_min=[*xy.min(0), z], bbox_max=[*xy.max(0), z + 2.5], num_points=len(xy)))  # fmt: skip
+                                  bbox_min=[*xy.min(0), z], bbox_max=[*xy.max(0), z + 2.5], num_points=len(xy),
+                                  last_seen=stamp))  # fmt: skip
             graph.connect(building.id, room.id, CONTAINS)
             room_ids.append(room.id)
         if room_ids:
             building.position = list(np.mean([graph.nodes[r].position for r in room_ids], axis=0))
         place_ids = [node_id(PLACES, i) for i in range(len(places))]
+        floor = min(self.space.surface_places_labels, default=-1)  # the surface the 2D places lie on
         for i, pid in enumerate(place_ids):
-            graph.add(Node(pid, PLACES, [*places.positions[i], z + 1.0], clearance=float(places.clearance[i])))
+            graph.add(Node(pid, PLACES, [*places.positions[i], z], label=floor, clearance=float(places.clearance[i]),
+                           last_seen=stamp))  # fmt: skip
             if rooms[i] >= 0:
                 graph.connect(room_ids[rooms[i]], pid, CONTAINS)
         adjacent_rooms = set()

@@ -26,6 +26,12 @@ import numpy as np
 from m2h_ros.errors import DataError
 
 OBJECTS, PLACES, ROOMS, BUILDINGS = 2, 3, 4, 5
+# spark_dsg partitions: the floor-grid places are 2D places, which Hydra keeps in layer 3, partition 1
+# (DsgLayers::MESH_PLACES); its labels apply to the objects and those places.
+PARTITION = {PLACES: 1}
+LABELLED_LAYERS = ((OBJECTS, 0), (PLACES, 1))
+# Hydra's backend labels: rooms 0 (uncategorised), the building 22 (its default building label).
+HYDRA_LABEL = {ROOMS: 0, BUILDINGS: 22}
 LAYER_NAMES = {OBJECTS: "OBJECTS", PLACES: "PLACES", ROOMS: "ROOMS", BUILDINGS: "BUILDINGS"}
 PREFIX = {OBJECTS: "O", PLACES: "p", ROOMS: "R", BUILDINGS: "B"}
 FORMAT = "m2h_ros.scene_graph/1"
@@ -124,7 +130,8 @@ class SceneGraph:
 
     # --- spark_dsg
     def to_spark_dsg(self, label_names: list[str] | None = None):
-        """A ``spark_dsg.DynamicSceneGraph`` with the same layers, nodes, attributes and edges."""
+        """A ``spark_dsg.DynamicSceneGraph`` with the same nodes, attributes and edges, in Hydra's layers
+        and partitions, with its labels for rooms and the building."""
         import spark_dsg as dsg
 
         graph = (getattr(dsg, "SceneGraph", None) or dsg.DynamicSceneGraph)()
@@ -135,19 +142,20 @@ class SceneGraph:
             attrs.position = np.asarray(n.position, float)
             attrs.name = n.name or symbol(n.id)
             attrs.is_active = n.active
-            attrs.last_update_time_ns = int(n.last_seen * 1e9)
-            if n.label >= 0:
-                attrs.semantic_label = n.label
+            attrs.last_update_time_ns = int((n.last_seen or self.stamp) * 1e9)
+            if n.label >= 0 or n.layer in HYDRA_LABEL:
+                attrs.semantic_label = n.label if n.label >= 0 else HYDRA_LABEL[n.layer]
             if n.bbox_min is not None:
                 lo, hi = np.asarray(n.bbox_min), np.asarray(n.bbox_max)
                 attrs.bounding_box = dsg.BoundingBox(hi - lo, (lo + hi) / 2)
             if n.clearance is not None:
                 attrs.distance = n.clearance
-            graph.add_node(n.layer, n.id, attrs)
+            graph.add_node(n.layer, n.id, attrs, PARTITION.get(n.layer, 0))
         for e in self.edges:
             graph.insert_edge(e.source, e.target)
         if label_names:  # keyed by layer and partition, where Hydra and spark_dsg's viewer look it up
-            graph.set_labelspace(dsg.Labelspace(dict(enumerate(label_names))), OBJECTS, 0)
+            for layer, partition in LABELLED_LAYERS:
+                graph.set_labelspace(dsg.Labelspace(dict(enumerate(label_names))), layer, partition)
         return graph
 
     def save(self, path: str | Path, label_names: list[str] | None = None) -> Path:

@@ -101,6 +101,21 @@ def test_onnxruntime_backend_agrees_with_torch(lite):
     assert (a.labels == b.labels).mean() > 0.999
 
 
+def test_bilinear_resize_feeds_the_network_what_the_authors_node_feeds_it(lite):
+    import torch
+    import torch.nn.functional as F
+
+    image = np.random.default_rng(5).integers(0, 255, (240, 320, 3), dtype=np.uint8)  # fine detail, shrunk 2.9x
+    fed = {r: Predictor(lite, PredictorConfig(input_size=(84, 112), resize=r)).preprocess([image])
+           for r in ("antialias", "bilinear")}  # fmt: skip
+    cfg = lite.config
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255  # the authors' node: /255, then resize
+    authors = (F.interpolate(x, size=(84, 112), mode="bilinear", align_corners=False)
+               - torch.tensor(cfg.mean).view(1, 3, 1, 1)) / torch.tensor(cfg.std).view(1, 3, 1, 1)  # fmt: skip
+    torch.testing.assert_close(fed["bilinear"], authors, atol=1e-4, rtol=1e-4)
+    assert (fed["antialias"] - authors).abs().max() > 0.5  # the default smooths before shrinking
+
+
 def test_bad_inputs_and_settings_are_rejected(lite):
     predictor = Predictor(lite, PredictorConfig(input_size=(56, 56)))
     with pytest.raises(ValueError, match="expected a uint8 image"):

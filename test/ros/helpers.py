@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGE_OUTPUTS = {
     "depth": ("32FC1", 4), "semantic": ("16SC1", 2), "semantic_color": ("rgb8", 3), "semantic_overlay": ("rgb8", 3),
     "normals": ("32FC3", 12), "normals_color": ("rgb8", 3), "edges": ("32FC1", 4), "edges_color": ("mono8", 1),
+    "color": ("rgb8", 3),
 }  # fmt: skip
 
 
@@ -110,7 +111,7 @@ def assert_image_outputs(messages: dict, sent: dict, width: int, height: int, nu
     received messages, ``sent`` input stamps to the images sent."""
     import numpy as np
 
-    from m2h_ros.ros.conversions import image_to_array
+    from m2h_ros.ros.conversions import image_to_array, image_to_rgb8
 
     for name, (encoding, bytes_per_px) in IMAGE_OUTPUTS.items():
         msg = messages[name][-1]
@@ -123,3 +124,5 @@ def assert_image_outputs(messages: dict, sent: dict, width: int, height: int, nu
     assert semantic.min() >= -1 and semantic.max() < num_labels
     normals = image_to_array(messages["normals"][-1])
     np.testing.assert_allclose(np.linalg.norm(normals, axis=2), 1.0, atol=1e-4)
+    color = messages["color"][-1]  # an undistorted camera's image comes back as it was sent
+    np.testing.assert_array_equal(image_to_array(color), image_to_rgb8(sent[stamp_of(color.header)]))

@@ -174,7 +174,7 @@ def test_bad_input_is_rejected_counted_and_the_node_keeps_running(ros_env, weigh
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CameraInfo, Image
 
-    node = start_node(ros_env, weights, "max_input_pixels:=1000000")
+    node = start_node(ros_env, weights, "max_input_pixels:=1000000", "rectify:=false")
     c = Collector()
     try:
         c.subscribe("depth", Image)
@@ -187,8 +187,10 @@ def test_bad_input_is_rejected_counted_and_the_node_keeps_running(ros_env, weigh
         nan_info = make_camera_info(W, H, 8.0)
         nan_info.k = [float("nan")] * 9
         wrong_size = make_camera_info(2 * W, 2 * H, 9.0)
+        distorted = make_camera_info(W, H, 10.0)
+        distorted.d = [-0.2, 0.05, 0.0, 0.0, 0.0]
         expected = {"rejected_encoding", "rejected_layout", "rejected_empty", "rejected_too_large",
-                    "rejected_camera_info_values", "rejected_camera_info_size"}  # fmt: skip
+                    "rejected_camera_info_values", "rejected_camera_info_size", "rejected_distorted"}  # fmt: skip
 
         def tiny_answered() -> bool:
             return any(m.width == 1 and m.height == 1 for m in c.messages["depth"])
@@ -204,6 +206,9 @@ def test_bad_input_is_rejected_counted_and_the_node_keeps_running(ros_env, weigh
             c.spin_until(lambda: False, 0.3)
             info_pub.publish(wrong_size)
             image_pub.publish(make_image(np.zeros((H, W, 3), np.uint8), 9.0))
+            c.spin_until(lambda: False, 0.3)
+            info_pub.publish(distorted)
+            image_pub.publish(make_image(np.zeros((H, W, 3), np.uint8), 10.0))
             # the 1×1 frame may be replaced in the node's newest-frame slot: send it again until it is answered
             if c.spin_until(lambda: expected <= set(latest_diagnostics(c)) and tiny_answered(), 0.5, node):
                 break
@@ -218,8 +223,80 @@ def test_bad_input_is_rejected_counted_and_the_node_keeps_running(ros_env, weigh
     assert code == 0 and "Traceback" not in out, out
     for reason in ("unsupported input encoding 'yuv422'", "step 64 is smaller than width", "empty image",
                    "exceeds max_input_pixels", "camera_info is 128×96 but the image is 64×48",
-                   "intrinsics must be finite"):  # fmt: skip
+                   "intrinsics must be finite", "plumb_bob distortion and rectify is off"):  # fmt: skip
         assert reason in out, reason
+
+
+def test_a_distorted_camera_is_rectified_and_the_qos_is_as_configured(ros_env, weights):
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from m2h_ros.geometry.rectify import Rectifier
+    from m2h_ros.ros.conversions import image_to_array
+
+    node = start_node(ros_env, weights, "input_qos:=reliable", "output_qos:=sensor_data")
+    c = Collector()
+    best_effort = ReliabilityPolicy.BEST_EFFORT
+    try:
+        c.subscribe("color", Image, QoSProfile(depth=10, reliability=best_effort))
+        c.subscribe("camera_info_out", CameraInfo, QoSProfile(depth=1, reliability=best_effort,
+                                                              durability=DurabilityPolicy.TRANSIENT_LOCAL))  # fmt: skip
+        image_pub = c.node.create_publisher(Image, "image", 10)
+        info_pub = c.node.create_publisher(CameraInfo, "camera_info", 10)
+        rgb = np.random.default_rng(1).integers(0, 255, (H, W, 3), dtype=np.uint8)
+        sent = {}
+        for i in range(400):
+            t = 2000.0 + i * 0.1
+            info = make_camera_info(W, H, t)
+            info.d = [-0.3, 0.1, 0.002, -0.001, 0.0]
+            info_pub.publish(info)
+            image_pub.publish(make_image(rgb, t))
+            sent[t] = info
+            if c.spin_until(lambda: c.messages["color"] and c.messages["camera_info_out"], 0.15, node):
+                break
+        assert c.messages["color"] and c.messages["camera_info_out"], stop(node)[1]
+        (node_pub,) = c.node.get_publishers_info_by_topic("/color")
+        node_sub = [s for s in c.node.get_subscriptions_info_by_topic("/image") if s.node_name == "perception_node"]
+        assert node_pub.qos_profile.reliability == best_effort
+        assert node_sub[0].qos_profile.reliability == ReliabilityPolicy.RELIABLE
+    finally:
+        c.close()
+        code, out = stop(node)
+    assert code == 0 and "Traceback" not in out, out
+    color = c.messages["color"][-1]
+    info = sent[stamp_of(color.header)]
+    expected = Rectifier(info.k, info.d, info.distortion_model, (W, H), info.p)(rgb)
+    np.testing.assert_array_equal(image_to_array(color), expected)  # the network ran on the rectified image
+    assert not np.array_equal(expected, rgb)
+    out_info = c.messages["camera_info_out"][-1]
+    assert out_info.distortion_model == "plumb_bob" and list(out_info.d) == [0.0] * 5
+    assert list(out_info.k) == list(info.k)  # the rectified camera is P = [K | 0] here
+
+
+def test_ctrl_c_while_frames_flow_ends_the_node_cleanly(ros_env, weights):
+    from sensor_msgs.msg import CameraInfo, Image
+
+    node = start_node(ros_env, weights)
+    c = Collector()
+    try:
+        c.subscribe("depth", Image)
+        image_pub = c.node.create_publisher(Image, "image", 10)
+        info_pub = c.node.create_publisher(CameraInfo, "camera_info", 10)
+        for image, info in frames(period=0.02):
+            info_pub.publish(info)
+            image_pub.publish(image)
+            if c.spin_until(lambda: len(c.messages["depth"]) >= 3, 0.02, node):
+                break
+        assert len(c.messages["depth"]) >= 3, stop(node)[1]
+        for image, info in frames(n_max=3, period=0.0):  # the worker is busy with a frame when Ctrl-C comes
+            info_pub.publish(info)
+            image_pub.publish(image)
+    finally:
+        code, out = stop(node, timeout=60)
+        c.close()
+    assert code == 0, out
+    for symptom in ("Traceback", "context is invalid", "frame failed"):
+        assert symptom not in out, out
 
 
 def test_invalid_parameter_stops_with_one_clear_line(ros_env, weights):

@@ -134,15 +134,16 @@ def test_graph_json_roundtrip_and_atomic_save(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".sparkdsg", ".dsg.json"])
-def test_spark_dsg_export_loads_back_with_layers_counts_and_attributes(tmp_path, suffix):
+def test_spark_dsg_export_loads_back_in_hydras_layers_with_labels_and_attributes(tmp_path, suffix):
     dsg = pytest.importorskip("spark_dsg")
     builder = SceneGraphBuilder(SceneGraphConfig())
     two_room_scan(builder, frames=2)
     g = builder.update(2.0)
     path = g.save(tmp_path / f"graph{suffix}", label_names=list(SYNTHETIC.names))
     loaded = dsg.DynamicSceneGraph.load(str(path))
-    for layer in (OBJECTS, PLACES, ROOMS, BUILDINGS):
-        assert loaded.get_layer(layer).num_nodes() == len(g.layer(layer)), layer
+    # Hydra's layers: 2D places in layer 3, partition 1 (MESH_PLACES); the rest in partition 0
+    for layer, partition in ((OBJECTS, 0), (PLACES, 1), (ROOMS, 0), (BUILDINGS, 0)):
+        assert loaded.get_layer(layer, partition).num_nodes() == len(g.layer(layer)), layer
     assert loaded.num_edges() == len(g.edges)
     obj = g.layer(OBJECTS)[0]
     attrs = loaded.get_node(obj.id).attributes
@@ -152,7 +153,15 @@ def test_spark_dsg_export_loads_back_with_layers_counts_and_attributes(tmp_path,
     np.testing.assert_allclose(attrs.position, obj.position, atol=1e-9)
     np.testing.assert_allclose(attrs.bounding_box.dimensions, np.subtract(obj.bbox_max, obj.bbox_min), atol=1e-6)
     place = g.layer(PLACES)[0]
-    assert loaded.get_node(place.id).attributes.distance == pytest.approx(place.clearance)
+    place_attrs = loaded.get_node(place.id).attributes
+    assert place_attrs.distance == pytest.approx(place.clearance)
+    assert place_attrs.position[2] == pytest.approx(builder.floor_z)  # 2D places lie on the floor
+    assert loaded.get_labelspace(PLACES, 1).get_node_category(loaded.get_node(place.id)) == "floor"
+    room, building = g.layer(ROOMS)[0], g.layer(BUILDINGS)[0]
+    assert loaded.get_node(room.id).attributes.semantic_label == 0  # as Hydra's room finder labels rooms
+    assert loaded.get_node(building.id).attributes.semantic_label == 22  # Hydra's default building label
+    for nid in (room.id, place.id, building.id):
+        assert loaded.get_node(nid).attributes.last_update_time_ns == 2_000_000_000
 
 
 SAVER = """
