@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 from PIL import Image
@@ -39,6 +40,24 @@ def test_bad_arguments_exit_nonzero_with_a_message(tmp_path):
         [sys.executable, "-m", "m2h_ros.cli", "labels", "list", "coco"], capture_output=True, text=True
     )
     assert run.returncode == 2 and "invalid choice: 'coco'" in run.stderr
+
+
+def test_export_onnx_writes_a_model_that_onnx_runtime_runs_at_the_given_size(tmp_path, capsys):
+    import onnxruntime as ort
+    import torch
+
+    from m2h_ros.model.build import build_model
+    from m2h_ros.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    weights = save_checkpoint(build_model("m2h_lite", channels=32, head_channels=(16,)), tmp_path / "w.safetensors")
+    assert cli.main(["export-onnx", str(weights), str(tmp_path / "w.onnx"), "--size", "56", "84"]) == 0
+    assert "input (1, 3, 56, 84); max |onnx - torch|" in capsys.readouterr().out
+    session = ort.InferenceSession(str(tmp_path / "w.onnx"), providers=["CPUExecutionProvider"])
+    (image,) = session.get_inputs()
+    assert list(image.shape)[1:] == [3, 56, 84]
+    outputs = session.run(None, {image.name: np.zeros((1, 3, 56, 84), np.float32)})
+    assert len(outputs) == 4 and all(np.isfinite(o).all() for o in outputs)
 
 
 def test_convert_goes_both_ways_between_the_authors_layout_and_a_checkpoint(tmp_path, capsys):
@@ -127,9 +146,7 @@ def test_convert_our_checkpoint_to_float16_keeps_header_and_outputs(tmp_path, ca
 
 
 def test_predict_draws_one_row_per_image_and_rejects_unreadable_files(tmp_path, capsys):
-    import numpy as np
     import torch
-    from PIL import Image
 
     from m2h_ros.model.build import build_model
     from m2h_ros.model.checkpoint import save_checkpoint

@@ -77,6 +77,13 @@ class SS2D(nn.Module):
         y = cross_merge(y, h, w).transpose(1, 2).reshape(b, h, w, d)
         return self.out_norm(y.to(x.dtype))
 
+    def scan_macs(self, x: torch.Tensor) -> int:
+        """MACs of the selective scan in ``forward(x)``, which FLOP counters do not see (elementwise
+        recurrences): VMamba's count of 9 FLOPs per channel, state and step plus the D skip, halved."""
+        b, h, w = x.shape[:3]
+        channels, steps = K_DIRECTIONS * self.d_inner, h * w
+        return (9 * b * channels * steps * self.d_state + b * channels * steps) // 2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.in_proj(x)
         if self.gated:

@@ -69,7 +69,12 @@ def test_shape_trace_matches_blueprint(meta_model, size, grid, mstr, msf, head):
 
 @pytest.mark.parametrize(
     ("variant", "size", "gmac", "backbone_gmac"),
-    [("m2h", (224, 224), 447.0, 6.1), ("m2h", (448, 576), 2318.8, 45.5), ("m2h_small", (224, 224), 57.5, 6.1)],
+    [
+        ("m2h", (224, 224), 447.0, 6.1),
+        ("m2h", (448, 576), 2318.8, 45.5),
+        ("m2h_small", (224, 224), 57.5, 6.1),
+        ("mtmamba", (224, 224), 14.25, 6.1),  # 2.6 GMAC of it is the selective scan, counted analytically
+    ],
 )
 def test_counted_macs_match_blueprint(meta_model, variant, size, gmac, backbone_gmac):
     model = meta_model(variant)

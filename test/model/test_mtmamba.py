@@ -150,3 +150,18 @@ def test_mtmamba_variant_through_the_predictor():
     model = build_model("mtmamba", scan_backend="chunked")
     pred = Predictor(model, PredictorConfig(input_size=(56, 70))).predict(np.zeros((45, 61, 3), np.uint8))
     assert pred.depth.shape == (45, 61) and pred.labels.max() < 41 and np.isfinite(pred.normals).all()
+
+
+def test_counted_macs_add_the_selective_scan_the_flop_counter_cannot_see():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from m2h_ros.model.flops import count_macs
+    from m2h_ros.model.ss2d import SS2D
+
+    ss2d = SS2D(d_model=16, d_state=16, ssm_ratio=2).eval()  # d_inner 32, four directions: 128 channels
+    x = torch.randn(1, 8, 8, 16)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        ss2d(x)
+    scan = (9 * 128 * 64 * 16 + 128 * 64) // 2  # 9 FLOPs per channel, state and step, plus the D skip, halved
+    assert ss2d.scan_macs(x) == scan
+    assert count_macs(ss2d, x) == counter.get_total_flops() // 2 + scan

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from .helpers import REPO, start_python, stop
+from .helpers import start_python, stop
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -98,17 +98,12 @@ def test_bag_without_camera_info_is_evaluated_without_a_scene_graph(ros_env, sce
 def test_truncated_and_missing_bags_give_clear_messages(ros_env, scene, tmp_path):
     bag = _bag(scene, "cut")
     data = next(bag.glob("*.mcap"))
-    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])  # an MCAP cut in half loses its footer
     _, weights, config, _, _ = scene
     proc = start_python("m2h_ros.cli", "bag", "eval", str(bag), "--out", str(tmp_path / "r"), "--weights",
                         str(weights), "--config", str(config), env=ros_env, module=True)  # fmt: skip
     code, out = stop(proc, timeout=300) if proc.wait(timeout=300) is not None else stop(proc)
-    assert "Traceback" not in out
-    if code == 0:  # what could be read was evaluated, and the report says where the bag ends
-        assert "the bag ends early" in out and (tmp_path / "r" / "report.md").is_file()
-    else:
-        assert code == 2 and "m2h: error:" in out and str(bag) in out
+    assert code == 2 and f"m2h: error: {bag}: cannot open the bag" in out and "Traceback" not in out, out
     proc = start_python("m2h_ros.cli", "bag", "eval", str(tmp_path / "nowhere"), env=ros_env, module=True)
     code, out = stop(proc, timeout=60) if proc.wait(timeout=60) is not None else stop(proc)
     assert code == 2 and "no such bag" in out and "Traceback" not in out
-    assert REPO.is_dir()

@@ -1,5 +1,7 @@
 """The ROS-free scene-graph core: voxel map, objects, places and rooms, graph export."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -193,23 +195,23 @@ def test_a_kill_during_saves_leaves_the_last_complete_save(tmp_path):
 
 
 @pytest.mark.slow
-def test_oracle_perception_finds_the_objects_and_rooms_of_two_homes():
-    """Ground-truth depth and labels in, scene graph out: the benchmark's criteria on two homes."""
+@pytest.mark.parametrize("seed", [200, 201])  # the benchmark's lowest recall, and its home with a room too many
+def test_oracle_scene_graph_reproduces_the_saved_benchmark_on_its_hardest_homes(seed):
+    """Ground-truth depth and labels in, scene graph out: exactly the figures the README quotes from
+    benchmarks/results/scene_graph_oracle.json (re-run the benchmark when the pipeline changes)."""
+    import json
+
     from m2h_ros.eval.scene_graph import evaluate_rooms, match_objects, observed_instances, oracle_scene_graph
     from m2h_ros.synth.generate import SynthConfig, render_scene
 
-    matched = estimated = truth = 0
-    for seed in (203, 204):
-        scene, frames = render_scene(seed, SynthConfig(width=320, height=240, frames_per_scene=150))
-        gt = scene.ground_truth(seed)
-        graph = oracle_scene_graph(frames)
-        objects = match_objects(graph, gt, observed_instances(f.instances for f in frames))
-        matched, estimated, truth = (
-            matched + objects["matched"],
-            estimated + objects["estimated"],
-            truth + objects["ground_truth"],
-        )
-        assert objects["centroid_error_m"] < 0.2
-        rooms = evaluate_rooms(graph, gt, {f.room for f in frames})
-        assert rooms["count_correct"] and rooms["assignment_accuracy"] > 0.9, rooms
-    assert matched / estimated >= 0.85 and matched / truth >= 0.85, (matched, estimated, truth)
+    saved = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/scene_graph_oracle.json").read_text())
+    home = next(h for h in saved["homes"] if h["seed"] == seed)
+    scene, frames = render_scene(seed, SynthConfig(width=320, height=240, frames_per_scene=home["frames"]))
+    graph = oracle_scene_graph(frames)
+    objects = match_objects(graph, scene.ground_truth(seed), observed_instances(f.instances for f in frames))
+    rooms = evaluate_rooms(graph, scene.ground_truth(seed), {f.room for f in frames})
+    for key in ("estimated", "ground_truth", "matched"):
+        assert objects[key] == home["objects"][key], (key, objects, home["objects"])
+    assert objects["centroid_error_m"] == pytest.approx(home["objects"]["centroid_error_m"], abs=0.005)
+    for key in ("estimated", "ground_truth", "count_correct"):
+        assert rooms[key] == home["rooms"][key], (key, rooms, home["rooms"])
