@@ -153,3 +153,13 @@ def label_space_to_msg(space: LabelSpace, header: Header):
         dynamic_labels=sorted(space.dynamic_labels),
         invalid_labels=sorted(space.invalid_labels),
     )
+
+
+def floor_scale_to_msg(estimate, header: Header):
+    """A :class:`~m2h_ros.geometry.scale.ScaleEstimate` as m2h_ros/FloorScale (NaN where there is none)."""
+    from m2h_ros.msg import FloorScale
+
+    nan = float("nan")
+    return FloorScale(header=header, scale=estimate.scale, measured=nan if estimate.measured is None else estimate.measured,
+                      accepted=estimate.accepted, confidence=estimate.confidence,
+                      plane=list(estimate.plane) if estimate.plane is not None else [nan] * 4, reason=estimate.reason)  # fmt: skip

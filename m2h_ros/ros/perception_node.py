@@ -8,7 +8,7 @@ Topics (relative; remap or namespace them):
          semantic_overlay rgb8 · normals 32FC3 · normals_color rgb8 · edges 32FC1 · edges_color mono8 ·
          color rgb8 (the image the outputs belong to) · camera_info_out (output ``camera_info``: the
          outputs' pinhole camera, transient-local) · points (PointCloud2 x y z rgb label) ·
-         label_space (latched) · /diagnostics                           QoS output_qos (reliable)
+         label_space (latched) · floor_scale (scale.mode floor) · /diagnostics   QoS output_qos (reliable)
 
 Every output carries the input image's header. An image whose camera_info has distortion is rectified
 first (``rectify``, maps cached), so that every output, camera_info_out and the cloud are of one
@@ -20,6 +20,7 @@ dropped. Only subscribed outputs' messages are built; with no subscriber at all 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from m2h_ros import labels as label_spaces
 from m2h_ros.config import check
 from m2h_ros.errors import ImageError
 from m2h_ros.geometry.cloud import CloudOptions
+from m2h_ros.geometry.scale import FloorScale, ScaleConfig
 from m2h_ros.ros import conversions as conv
 from m2h_ros.ros.camera_input import CameraError, CameraInput
 from m2h_ros.ros.parameters import declare_config
@@ -70,6 +72,7 @@ class PerceptionConfig:
     overlay_alpha: float = 0.4
     diagnostics_period_s: float = 1.0
     cloud: CloudOptions = field(default_factory=CloudOptions)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
 
     def __post_init__(self) -> None:
         self.input_size, self.outputs = tuple(self.input_size), tuple(self.outputs)
@@ -118,6 +121,13 @@ PARAMETERS = {
     "cloud.min_range_m": ("nearest depth kept in the cloud", 0.0, 1000.0),
     "cloud.max_range_m": ("farthest depth kept in the cloud", 0.0, 1000.0),
     "cloud.voxel_size_m": ("voxel downsampling of the cloud (0: off)", 0.0, 10.0),
+    "scale.mode": ("none, or floor: metric depth from the floor and the camera's height", None, None),
+    "scale.camera_height_m": ("the camera's height above the floor (scale.mode floor)", 0.0, 100.0),
+    "scale.min_floor_pixels": ("fewest ground pixels for a scale estimate", 3, 10_000_000),
+    "scale.max_normal_angle_deg": ("ground pixels whose normal is further from the floor's are left out", 0.0, 90.0),
+    "scale.smoothing": ("weight of a new estimate in the running scale", 0.0, 1.0),
+    "scale.gate": ("estimates further than this (relative) from the running scale are rejected", 0.0, 100.0),
+    "scale.reset_after": ("this many rejections in a row restart the running scale", 1, 100000),
 }
 
 
@@ -169,6 +179,9 @@ class PerceptionNode(Node):
         self.outputs = OutputBuilder(table.astype(np.int16), self.label_space, self.config.overlay_alpha,
                                      self.config.cloud)  # fmt: skip
         self.camera = CameraInput(self.config.camera_info_tolerance_s, self.config.rectify)
+        self.floor_scale = FloorScale(self.config.scale) if self.config.scale.mode == "floor" else None
+        self.ground = np.isin(np.arange(len(model_space)), sorted(model_space.ground_labels))  # by model class
+        self.last_scale = None
 
         output_qos = QOS[self.config.output_qos]
         latched = QoSProfile(
@@ -187,6 +200,10 @@ class PerceptionNode(Node):
         self.label_pub = self.create_publisher(LabelSpace, "label_space", latched)
         self.label_pub.publish(conv.label_space_to_msg(self.label_space, conv.header_now(self)))
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        if self.floor_scale is not None:
+            from m2h_ros.msg import FloorScale as FloorScaleMsg
+
+            self.scale_pub = self.create_publisher(FloorScaleMsg, "floor_scale", output_qos)
 
         self.stats = Stats()
         self.slot: Frame | None = None
@@ -296,6 +313,8 @@ class PerceptionNode(Node):
         pred = self.predictor.predict(rgb)
         with self.stats.lock:
             self.stats.network_ms.append(pred.timings_ms["network"])
+        if self.floor_scale is not None:
+            pred = self._metric(frame.header, pred, K)
         for name, msg in self.outputs.build(frame.header, rgb, pred, wanted, K).items():
             if not self._live():
                 return
@@ -305,6 +324,16 @@ class PerceptionNode(Node):
         with self.stats.lock:
             self.stats.latency_ms.append((done - frame.received) * 1e3)
             self.stats.departures.append(done)
+
+    def _metric(self, header, pred, K):
+        """The prediction with depth scaled by the floor (scale.mode floor); the estimate is published."""
+        if K is None:
+            estimate = self.floor_scale.hold("no_camera_info")
+        else:
+            estimate = self.floor_scale.update(pred.depth, pred.normals, self.ground[pred.labels], K)
+        self.last_scale = estimate
+        self.scale_pub.publish(conv.floor_scale_to_msg(estimate, header))
+        return dataclasses.replace(pred, depth=pred.depth * np.float32(estimate.scale))
 
     def _pinhole(self, frame: Frame, count_missing: bool):
         """(image, camera) for the network: rectified if the camera_info says it is distorted; camera
@@ -335,6 +364,9 @@ class PerceptionNode(Node):
         }  # fmt: skip
         for key in ("frames_in", "frames_out", "dropped", "idle", "errors"):
             values[key] = str(counts.get(key, 0))
+        if (estimate := self.last_scale) is not None:
+            values |= {"scale": f"{estimate.scale:.4f}", "scale_confidence": f"{estimate.confidence:.2f}",
+                       "scale_reason": estimate.reason}  # fmt: skip
         values |= {k: str(v) for k, v in sorted(counts.items()) if k.startswith(("rejected_", "no_cloud_"))}
         rejected = sum(v for k, v in counts.items() if k.startswith("rejected_"))
         status = DiagnosticStatus(

@@ -10,6 +10,7 @@ from .helpers import (
     Collector,
     assert_image_outputs,
     make_camera_info,
+    make_header,
     make_image,
     stamp_of,
     start_python,
@@ -297,6 +298,55 @@ def test_ctrl_c_while_frames_flow_ends_the_node_cleanly(ros_env, weights):
     assert code == 0, out
     for symptom in ("Traceback", "context is invalid", "frame failed"):
         assert symptom not in out, out
+
+
+def test_floor_scale_mode_publishes_its_estimate_and_scales_the_depth_by_it(ros_env):
+    from m2h_ros.msg import FloorScale
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from m2h_ros.geometry.cloud import Intrinsics
+    from m2h_ros.inference.predictor import Predictor, PredictorConfig
+    from m2h_ros.ros.conversions import camera_info_from_intrinsics, image_to_array
+    from m2h_ros.synth.generate import SynthConfig, render_scene
+    from m2h_ros.weights import BUNDLED_INPUT_SIZE, BUNDLED_WEIGHTS
+
+    _, rendered = render_scene(4, SynthConfig(width=160, height=120, frames_per_scene=2))
+    frame = rendered[0]  # a home's floor, seen by the bundled weights (which label it)
+    node = start_python("m2h_ros.ros.perception_node", "--ros-args", "-p", "scale.mode:=floor",
+                        "-p", "scale.camera_height_m:=1.2", env=ros_env, module=True)  # fmt: skip
+    c = Collector()
+    try:
+        c.subscribe("depth", Image)
+        c.subscribe("floor_scale", FloorScale)
+        image_pub = c.node.create_publisher(Image, "image", 10)
+        info_pub = c.node.create_publisher(CameraInfo, "camera_info", 10)
+
+        def estimated_and_answered() -> bool:
+            """A frame with an estimate (the first may come before its camera_info) and its depth are in."""
+            stamps = {stamp_of(m.header) for m in c.messages["depth"]}
+            return any(m.reason != "no_camera_info" and stamp_of(m.header) in stamps for m in c.messages["floor_scale"])
+
+        for i in range(400):
+            t = 3000.0 + i * 0.1
+            info_pub.publish(camera_info_from_intrinsics(Intrinsics.from_matrix(frame.K, 160, 120), make_header(t)))
+            image_pub.publish(make_image(frame.rgb, t))
+            if c.spin_until(estimated_and_answered, 0.2, node):
+                break
+        assert c.messages["floor_scale"], stop(node)[1]
+    finally:
+        c.close()
+        code, out = stop(node)
+    assert code == 0 and "Traceback" not in out, out
+    depths = {stamp_of(m.header): m for m in c.messages["depth"]}
+    estimate = next(
+        m for m in c.messages["floor_scale"] if m.reason != "no_camera_info" and stamp_of(m.header) in depths
+    )
+    assert estimate.reason == "ok" and estimate.accepted and estimate.scale != 1.0 and 0 < estimate.confidence <= 1
+    assert estimate.measured > 0 and len(estimate.plane) == 4
+    depth = depths[stamp_of(estimate.header)]
+    predictor = Predictor.from_checkpoint(BUNDLED_WEIGHTS, PredictorConfig(input_size=BUNDLED_INPUT_SIZE, device="cpu"))
+    unscaled = predictor.predict(frame.rgb).depth
+    np.testing.assert_allclose(image_to_array(depth), unscaled * estimate.scale, rtol=1e-3, atol=1e-4)
 
 
 def test_invalid_parameter_stops_with_one_clear_line(ros_env, weights):

@@ -1,0 +1,94 @@
+"""Metric scale from the floor, on cameras the bundled weights never saw.
+
+Renders homes the weights were not trained on with a camera mounted higher and wider than in training
+(training: 0.6–1.6 m, 50–90° horizontal field of view), runs the bundled weights on each walk, and
+compares depth as predicted with depth scaled by the floor (``scale.mode: floor``, the camera height
+from the pose, as a robot's TF gives it). Reports AbsRel before and after, and the error of the running
+scale against the best single scale of each frame (the median of ground truth over prediction).
+Writes benchmarks/results/floor_scale.json.
+
+    python benchmarks/floor_scale.py [--seeds 300 301 ...] [--frames 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CAMERAS = {  # name -> (height range m, horizontal field of view range deg)
+    "as_trained": ((1.1, 1.1), (70.0, 70.0)),
+    "higher_wider": ((1.95, 1.95), (100.0, 100.0)),
+}
+
+
+def abs_rel(pred: np.ndarray, gt: np.ndarray) -> tuple[float, int]:
+    valid = (gt > 0) & np.isfinite(gt) & np.isfinite(pred)
+    return float((np.abs(pred[valid] - gt[valid]) / gt[valid]).sum()), int(valid.sum())
+
+
+def run_home(seed: int, camera: str, frames: int, predictor) -> dict:
+    from m2h_ros.geometry.cloud import Intrinsics
+    from m2h_ros.geometry.scale import FloorScale, ScaleConfig
+    from m2h_ros.labels import SYNTHETIC
+    from m2h_ros.synth.generate import SynthConfig, render_scene
+    from m2h_ros.synth.randomize import Randomization
+
+    heights, fov = CAMERAS[camera]
+    look = Randomization(height_m=heights, hfov_deg=fov)
+    _, rendered = render_scene(seed, SynthConfig(width=320, height=240, frames_per_scene=frames, randomization=look))
+    estimator = FloorScale(ScaleConfig(mode="floor", camera_height_m=1.0))
+    ground = np.isin(np.arange(len(SYNTHETIC)), sorted(SYNTHETIC.ground_labels))
+    sums = {"raw": [0.0, 0], "floor": [0.0, 0]}
+    scale_errors, reasons = [], {}
+    for f in rendered:
+        p = predictor.predict(f.rgb)
+        estimator.config.camera_height_m = float(f.pose[2, 3])  # the floor is z = 0: the camera's height now
+        est = estimator.update(p.depth, p.normals, ground[p.labels], Intrinsics.from_matrix(f.K, 320, 240))
+        reasons[est.reason] = reasons.get(est.reason, 0) + 1
+        for key, depth in (("raw", p.depth), ("floor", p.depth * est.scale)):
+            total, n = abs_rel(depth, f.depth)
+            sums[key][0] += total
+            sums[key][1] += n
+        valid = f.depth > 0
+        best = float(np.median(f.depth[valid] / p.depth[valid]))
+        scale_errors.append(abs(est.scale / best - 1))
+    return {"seed": seed, "camera": camera, "frames": len(rendered), "abs_rel_raw": sums["raw"][0] / sums["raw"][1],
+            "abs_rel_floor": sums["floor"][0] / sums["floor"][1], "scale_error_median": float(np.median(scale_errors)),
+            "reasons": reasons}  # fmt: skip
+
+
+def main() -> int:
+    from m2h_ros.inference.predictor import Predictor, PredictorConfig
+    from m2h_ros.weights import BUNDLED_INPUT_SIZE, BUNDLED_WEIGHTS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(300, 306)), help="homes (not trained on)")
+    parser.add_argument("--frames", type=int, default=20, help="frames per home")
+    args = parser.parse_args()
+    predictor = Predictor.from_checkpoint(BUNDLED_WEIGHTS, PredictorConfig(input_size=BUNDLED_INPUT_SIZE, device="cpu"))
+    homes = []
+    for camera in CAMERAS:
+        for seed in args.seeds:
+            homes.append(run_home(seed, camera, args.frames, predictor))
+            print(json.dumps(homes[-1]), flush=True)
+    summary = {}
+    for camera in CAMERAS:
+        rows = [h for h in homes if h["camera"] == camera]
+        summary[camera] = {key: float(np.mean([h[key] for h in rows]))
+                           for key in ("abs_rel_raw", "abs_rel_floor", "scale_error_median")}  # fmt: skip
+        summary[camera] |= {"height_m": CAMERAS[camera][0][0], "hfov_deg": CAMERAS[camera][1][0]}
+    print(json.dumps(summary, indent=2))
+    result = {"command": " ".join(["python", "benchmarks/floor_scale.py", *sys.argv[1:]]), "args": vars(args),
+              "weights": BUNDLED_WEIGHTS.name, "summary": summary, "homes": homes}  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "floor_scale.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
