@@ -21,11 +21,12 @@ export NUMBA_THREADING_LAYER := omp
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup test lint demo bench clean distclean
+.PHONY: help setup test test-fast lint demo bench clean distclean
 
 help:
 	@echo "make setup   install everything into .venv (idempotent; the other targets call it)"
 	@echo "make test    ruff + the whole test suite"
+	@echo "make test-fast  ruff + the tests not marked slow (a quick check while editing)"
 	@echo "make demo    replay a synthetic home through the nodes with the bundled weights; report in out/demo"
 	@echo "make bench   the benchmarks under benchmarks/ (JSON under benchmarks/results/)"
 	@echo "make lint    ruff only"
@@ -79,6 +80,9 @@ lint: setup
 
 test: setup lint
 	$(PY) -m pytest
+
+test-fast: setup lint
+	$(PY) -m pytest -m "not slow"
 
 # The demo: a synthetic home the bundled weights never saw, replayed through the nodes over DDS on
 # this machine only, evaluated against its ground truth. The bag is built once and reused.
