@@ -17,11 +17,13 @@ def run_nodes(node_classes: list, args: list[str] | None = None) -> None:
     from m2h_ros.errors import M2HError
 
     rclpy.init(args=args)
+    # Built before the nodes: a Ctrl-C while the (slow) nodes load must not interrupt the executor's
+    # own construction, whose half-built remains crash the interpreter when collected.
+    executor = MultiThreadedExecutor()
     nodes = []
     try:
         for cls in node_classes:
             nodes.append(cls())
-        executor = MultiThreadedExecutor()
         for node in nodes:
             executor.add_node(node)
         executor.spin()
