@@ -86,14 +86,17 @@ test-fast: setup lint
 
 # The demo: a synthetic home the bundled weights never saw, replayed through the nodes over DDS on
 # this machine only, evaluated against its ground truth. The bag is built once and reused.
-DEMO      := $(CURDIR)/out/demo
+DEMO      := out/demo
 demo: setup
 	test -d $(DEMO)/home || $(PY) -m m2h_ros.cli synth bag $(DEMO)/home --seed 60 --frames 80
 	ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST $(PY) -m m2h_ros.cli bag eval $(DEMO)/home --out $(DEMO)/report
 
+# Every file under benchmarks/results/, each by the command it records; run it on an otherwise idle machine.
+BENCHMARKS := $(filter-out benchmarks/provenance.py,$(wildcard benchmarks/*.py))
 bench: setup
-	@ls benchmarks/*.py >/dev/null 2>&1 || { echo "make bench: no benchmarks yet" >&2; exit 2; }
-	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
+	for b in $(BENCHMARKS); do echo "== $$b"; $(PY) $$b; done
+	$(PY) benchmarks/model_speed.py --variants m2h_lite m2h_lite2 m2h_lite_vit m2h --sizes 224x298 --out model_speed_node
+	$(PY) benchmarks/node_pipeline.py --transport default
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -10,11 +10,11 @@ mean = std = 0.5). Writes benchmarks/results/backbone_imagenet.json.
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from provenance import machine, save
+
 PHOTOS = {"coffee": "coffee", "chelsea": "chelsea", "astronaut": "astronaut", "motorcycle": "stereo_motorcycle"}
 
 
@@ -28,8 +28,10 @@ def main() -> int:
     from m2h_ros.model.efficientnet import create_classifier, package_weights_path
     from m2h_ros.model.loading import checkpoint_filter_fn, read_torch_state_dict
 
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    started = machine()
     info = timm.data.ImageNetInfo()
-    result = {"command": "python benchmarks/backbone_imagenet.py", "backbones": {}}
+    result = {"backbones": {}}
     for name in ("efficientnet_lite0", "efficientnet_lite2"):
         model = create_classifier(name).eval()  # strict: raises on any missing, unexpected or mis-shaped key
         state = read_torch_state_dict(package_weights_path(name))
@@ -53,8 +55,7 @@ def main() -> int:
             "strict_load": "ok: 0 missing, 0 unexpected, 0 mis-shaped",
             "top5": photos,
         }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "backbone_imagenet.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("backbone_imagenet", args, result, started)
     return 0
 
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from provenance import machine, save
+
 CAMERAS = {  # name -> (height range m, horizontal field of view range deg)
     "as_trained": ((1.1, 1.1), (70.0, 70.0)),
     "higher_wider": ((1.95, 1.95), (100.0, 100.0)),
@@ -70,6 +70,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(300, 306)), help="homes (not trained on)")
     parser.add_argument("--frames", type=int, default=20, help="frames per home")
     args = parser.parse_args()
+    started = machine()
     predictor = Predictor.from_checkpoint(BUNDLED_WEIGHTS, PredictorConfig(input_size=BUNDLED_INPUT_SIZE, device="cpu"))
     homes = []
     for camera in CAMERAS:
@@ -83,10 +84,7 @@ def main() -> int:
                            for key in ("abs_rel_raw", "abs_rel_floor", "scale_error_median")}  # fmt: skip
         summary[camera] |= {"height_m": CAMERAS[camera][0][0], "hfov_deg": CAMERAS[camera][1][0]}
     print(json.dumps(summary, indent=2))
-    result = {"command": " ".join(["python", "benchmarks/floor_scale.py", *sys.argv[1:]]), "args": vars(args),
-              "weights": BUNDLED_WEIGHTS.name, "summary": summary, "homes": homes}  # fmt: skip
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "floor_scale.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("floor_scale", args, {"weights": BUNDLED_WEIGHTS.name, "summary": summary, "homes": homes}, started)
     return 0
 
 

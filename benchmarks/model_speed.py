@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from provenance import RESULTS, machine, save
 
 # (variant, height, width): 224×224 for every variant, the perception node's 224×298 for the CPU variants
 # and the full one, the NYUDv2 evaluation size for the full models.
@@ -176,6 +175,7 @@ def main() -> int:
         print(json.dumps(measure(variant, int(h), int(w), backend, reps, args.threads, args.onnx)))
         return 0
 
+    started = machine()
     sizes = {tuple(int(v) for v in s.split("x")) for s in args.sizes} if args.sizes else None
     configs = [c for c in CONFIGS if (not args.quick or c[1:] == (224, 224)) and (not args.variants or c[0] in
                args.variants) and (not sizes or c[1:] in sizes)]  # fmt: skip
@@ -211,17 +211,11 @@ def main() -> int:
                 summary[f"speedup_m2h_lite_over_{other}_{tag}"] = round(ref["median_ms"] / lite["median_ms"], 2)
         if lite:
             summary[f"m2h_lite_{tag}_fps"], summary[f"m2h_lite_{tag}_backend"] = lite["fps"], lite["backend"]
-    result = {
-        "command": " ".join(["python", "benchmarks/model_speed.py", *sys.argv[1:]]),
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads},
-        "rows": rows,
-        "summary": summary,
-    }
+    result = {"rows": rows, "summary": summary}
     if not args.variants or "mtmamba" in args.variants:
         print("-- selective scan, reference vs chunked", file=sys.stderr, flush=True)
         result["selective_scan"] = scan_speed(threads=args.threads)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=2) + "\n")
+    save(args.out, args, result, started)
     table = markdown(rows)
     (RESULTS / f"{args.out}.md").write_text(table + "\n")
     print(table)

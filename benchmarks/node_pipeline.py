@@ -3,12 +3,15 @@
 1. Per-frame cost of everything but the network at 640×480, in-process: decoding the image,
    the Predictor's pre- and post-processing, and building every output message (goal: ≤ 15 ms).
 2. End to end over DDS: a camera publishes 640×480 rgb8 + camera_info at 30 Hz to a perception_node
-   subprocess running m2h_lite on the CPU; reports output rate, drops, latency percentiles (image
-   publish -> cloud received) and the node's memory over time.
+   subprocess running m2h_lite on the CPU, over the package's shared-memory Fast DDS profile
+   (config/fastdds_shm_big.xml, as ``m2h bag eval`` and the README set it; ``--transport default`` for
+   Fast DDS's own). Reports where frames go: lost in transport before the node, dropped by the node's
+   newest-frame policy, processed, and clouds lost on the way back; output rate, latency percentiles
+   (image publish -> cloud received) and the node's memory over time.
 
 Writes benchmarks/results/node_pipeline.json.
 
-    python benchmarks/node_pipeline.py [--duration 120] [--weights W.safetensors]
+    python benchmarks/node_pipeline.py [--duration 120] [--weights W.safetensors] [--transport shm]
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
-REPO = Path(__file__).resolve().parents[1]
+from provenance import REPO, machine, save
+
 W, H = 640, 480
 
 
@@ -56,7 +59,7 @@ def in_process_cost(weights: Path, stride: int, reps: int = 60) -> dict:
     from rclpy.parameter import Parameter
 
     from m2h_ros.ros import conversions as conv
-    from m2h_ros.ros.perception_node import OUTPUTS, Frame, PerceptionNode
+    from m2h_ros.ros.perception_node import OUTPUTS, PerceptionNode
 
     rclpy.init()
     # Random weights predict depths near 0: keep every point so the cloud is built at full size.
@@ -65,25 +68,25 @@ def in_process_cost(weights: Path, stride: int, reps: int = 60) -> dict:
                                                Parameter("cloud.stride", value=stride)])  # fmt: skip
     try:
         image, info = camera(1.0)
-        node.camera_infos.append(info)
-        parts = {"decode": [], "preprocess": [], "postprocess": [], "outputs": [], "network": []}
+        node.camera.add(info)
+        parts = {"decode_and_camera": [], "preprocess": [], "postprocess": [], "outputs": [], "network": []}
         for i in range(reps + 3):
             t0 = time.perf_counter()
             rgb = conv.image_to_rgb8(image)
+            rgb, K = node.camera.pinhole(node.camera.pair(conv.stamp_seconds(image.header), W, H), rgb)
             t1 = time.perf_counter()
-            frame = Frame(image.header, rgb, t0)
             pred = node.predictor.predict(rgb)
             t2 = time.perf_counter()
-            msgs = node.build_outputs(frame, pred, set(OUTPUTS))
+            msgs = node.outputs.build(image.header, rgb, pred, set(OUTPUTS), K)
             t3 = time.perf_counter()
-            assert set(msgs) == set(OUTPUTS)
+            assert set(msgs) == set(OUTPUTS), set(OUTPUTS) - set(msgs)
             if i >= 3:
-                parts["decode"].append((t1 - t0) * 1e3)
+                parts["decode_and_camera"].append((t1 - t0) * 1e3)
                 parts["outputs"].append((t3 - t2) * 1e3)
                 for k in ("preprocess", "postprocess", "network"):
                     parts[k].append(pred.timings_ms[k])
         med = {k: round(statistics.median(v), 2) for k, v in parts.items()}
-        med["all_but_network"] = round(med["decode"] + med["preprocess"] + med["postprocess"] + med["outputs"], 2)
+        med["all_but_network"] = round(med["decode_and_camera"] + med["preprocess"] + med["postprocess"] + med["outputs"], 2)
         med["cloud_points"] = msgs["points"].width
         return med
     finally:
@@ -98,13 +101,22 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def end_to_end(weights: Path, duration_s: float, stride: int, rate_hz: float = 30.0) -> dict:
+def use_transport(transport: str) -> None:
+    """This process's and its children's DDS set-up; before the first participant (Fast DDS reads its
+    profiles once per process)."""
+    os.environ.update(ROS_DOMAIN_ID=str(90 + os.getpid() % 10), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    if transport == "shm":
+        os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_shm_big.xml")
+    else:
+        os.environ.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)
+
+
+def end_to_end(weights: Path, duration_s: float, stride: int, transport: str, rate_hz: float = 30.0) -> dict:
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-    env = dict(os.environ, ROS_DOMAIN_ID=str(90 + os.getpid() % 10), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    os.environ.update(env)
+    env = dict(os.environ)
     node = subprocess.Popen(
         [sys.executable, "-m", "m2h_ros.ros.perception_node", "--ros-args", "-p", f"weights:={weights}",
          "-p", "threads:=2", "-p", "cloud.min_range_m:=0.0", "-p", f"cloud.stride:={stride}"],
@@ -159,14 +171,20 @@ def end_to_end(weights: Path, duration_s: float, stride: int, rate_hz: float = 3
             if "perception" in s.name:
                 values = {kv.key: kv.value for kv in s.values}
     lat = np.array(latencies) if latencies else np.array([np.nan])
+    frames_in, frames_out = int(values.get("frames_in", 0)), int(values.get("frames_out", 0))
     return {
         "duration_s": duration_s,
+        "transport": transport,
         "input_rate_hz": round(n / duration_s, 2),
         "frames_sent": n,
+        # Where the frames went: never reached the node, dropped by its newest-frame policy, processed,
+        # and processed but the cloud never reached the subscriber.
+        "lost_in_transport_to_node": n - frames_in,
+        "node_frames_in": frames_in,
+        "node_dropped_newest_frame_policy": int(values.get("dropped", 0)),
+        "node_frames_out": frames_out,
         "clouds_received": len(latencies),
-        "node_frames_in": int(values.get("frames_in", 0)),
-        "node_frames_out": int(values.get("frames_out", 0)),
-        "node_dropped": int(values.get("dropped", 0)),
+        "clouds_lost_in_transport": frames_out - len(latencies),
         "output_rate_hz": round(len(latencies) / duration_s, 2),
         "latency_ms": {p: round(float(np.percentile(lat, q)), 1) for p, q in (("p50", 50), ("p95", 95), ("p99", 99))}
         | {"max": round(float(lat.max()), 1)},
@@ -180,14 +198,17 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=120.0, help="seconds of 30 Hz input (default 120)")
     parser.add_argument("--weights", type=Path, help="checkpoint (default: m2h_lite with random weights)")
     parser.add_argument("--stride", type=int, default=2, help="cloud stride (2 as in config/perception.yaml)")
+    parser.add_argument("--transport", choices=("shm", "default"), default="shm",
+                        help="shm: the package's Fast DDS profile (default); default: Fast DDS's own")  # fmt: skip
     args = parser.parse_args()
+    started = machine()
+    use_transport(args.transport)
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights or random_weights(Path(tmp))
         result = {"cloud_stride": args.stride, "in_process_640x480_ms": in_process_cost(weights, args.stride)}
         print(json.dumps(result, indent=2), flush=True)
-        result["end_to_end_30hz_640x480"] = end_to_end(weights, args.duration, args.stride)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "node_pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
+        result["end_to_end_30hz_640x480"] = end_to_end(weights, args.duration, args.stride, args.transport)
+    save("node_pipeline" if args.transport == "shm" else "node_pipeline_default_transport", args, result, started)
     print(json.dumps(result["end_to_end_30hz_640x480"], indent=2))
     return 0
 

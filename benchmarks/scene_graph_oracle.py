@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from provenance import machine, save
 
 
 def main() -> int:
@@ -26,6 +25,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(200, 210)))
     parser.add_argument("--frames", type=int, default=150, help="frames along each home's camera walk")
     args = parser.parse_args()
+    started = machine()
     rows = []
     for seed in tqdm(args.seeds, desc="homes", unit="home"):
         scene, frames = render_scene(seed, SynthConfig(width=320, height=240, frames_per_scene=args.frames))
@@ -47,8 +47,7 @@ def main() -> int:
         "room_assignment_accuracy": sum(r["rooms"]["assignment_accuracy"] for r in rows) / len(rows),
     }  # fmt: skip
     print(json.dumps(summary, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scene_graph_oracle.json").write_text(json.dumps({"summary": summary, "homes": rows}, indent=2) + "\n")
+    save("scene_graph_oracle", args, {"summary": summary, "homes": rows}, started)
     return 0
 
 

@@ -12,9 +12,8 @@ import argparse
 import json
 import sys
 import tempfile
-from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from provenance import machine, save
 
 
 def main() -> int:
@@ -25,6 +24,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=20, help="frames per scene")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    started = machine()
     render_scene(0, SynthConfig(width=32, height=24, frames_per_scene=1))  # compile (or load) the kernels first
     rows = []
     for width, height in ((320, 240), (640, 480)):
@@ -33,8 +33,7 @@ def main() -> int:
             summary = generate_dataset(tmp, list(range(100, 100 + args.scenes)), config, args.workers, progress=False)
         rows.append({"size": [width, height], "workers": args.workers, **summary})
         print(json.dumps(rows[-1]), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "synth_speed.json").write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+    save("synth_speed", args, {"rows": rows}, started)
     return 0
 
 

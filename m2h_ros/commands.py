@@ -5,6 +5,8 @@ exit status. :mod:`m2h_ros.cli` parses the arguments and reports :class:`~m2h_ro
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
 
 from m2h_ros.errors import ConfigError, DataError, ImageError
@@ -206,7 +208,7 @@ def bag_eval(args: argparse.Namespace) -> int:
 
     cfg = BagEvalConfig(rate=args.rate, config=args.config, weights=args.weights, device=args.device)
     out = args.out or Path("out") / f"eval_{args.bag.name}"
-    report = evaluate_bag(args.bag, out, cfg)
+    report = evaluate_bag(args.bag, out, cfg, command=shlex.join(["m2h", *sys.argv[1:]]))
     print(headline(report))
     print(f"report: {out / 'report.md'} (figures and report.json beside it)")
     return 0 if report["timing"]["frames_answered"] else 2

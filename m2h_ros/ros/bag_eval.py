@@ -34,8 +34,11 @@ class BagEvalConfig:
 
 
 def evaluate_bag(bag: str | Path, out_dir: str | Path, cfg: BagEvalConfig | None = None,
-                 progress: bool = True) -> dict:  # fmt: skip
-    """Replay ``bag`` through the nodes, write the report into ``out_dir``; returns the report."""
+                 progress: bool = True, command: str | None = None) -> dict:  # fmt: skip
+    """Replay ``bag`` through the nodes, write the report into ``out_dir``; returns the report.
+
+    ``command``: the command line that asked for it, recorded first in the report.
+    """
     cfg = cfg or BagEvalConfig()
     out_dir = Path(out_dir)
     source = open_bag(bag)
@@ -53,7 +56,7 @@ def evaluate_bag(bag: str | Path, out_dir: str | Path, cfg: BagEvalConfig | None
     if not sent:
         raise DataError(f"{source.path}: no image could be read from the bag")
 
-    report = {"bag": str(source.path), "weights": str(cfg.weights or "bundled"), "rate": cfg.rate,
+    report = {"command": command, "bag": str(source.path), "weights": str(cfg.weights or "bundled"), "rate": cfg.rate,
               "topics": source.topics, "timing": timing(sent, received), "notes": source.notes,
               "frames_evaluated": scorer.evaluated, "node_exit_code": nodes.exit_code,
               "diagnostics": nodes.diagnostics, "label_space": nodes.label_space}  # fmt: skip

@@ -9,6 +9,8 @@ holds more than ``max_voxels`` (the least recently seen go first).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 _BITS = 21
@@ -54,7 +56,11 @@ class SemanticVoxelMap:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.keys, self.evidence, self.hits, self.last_seen, self.used))
+        """Everything the map holds: its arrays, the key -> slot index with its int objects, the free list."""
+        arrays = sum(a.nbytes for a in (self.keys, self.evidence, self.hits, self.last_seen, self.used))
+        index = sys.getsizeof(self._index) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in self._index.items())
+        free = sys.getsizeof(self._free) + sum(sys.getsizeof(i) for i in self._free)
+        return arrays + index + free
 
     def _grow(self, need: int) -> None:
         cap = len(self.keys)
