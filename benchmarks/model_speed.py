@@ -34,6 +34,7 @@ CONFIGS = [
 ]
 NODE_SIZE = (224, 298)
 BACKENDS = ("torch", "onnxruntime")
+FULL_SIZE = {"m2h", "m2h_small", "mtmamba"}  # seconds per frame on a CPU: fewer repetitions
 # The MTMamba decoder's selective scan unrolls into a very large ONNX graph; it runs on torch only.
 TORCH_ONLY = {"mtmamba"}
 
@@ -136,20 +137,26 @@ def markdown(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        size = f"{r['input'][0]}×{r['input'][1]}"
+        if "error" in r:
+            lines.append(f"| {r['variant']} | {size} | {r['backend']} | {r['error']} | | | | |")
+            continue
         lines.append(
-            f"| {r['variant']} | {r['input'][0]}×{r['input'][1]} | {r['backend']} | {r['params'] / 1e6:.2f} | "
+            f"| {r['variant']} | {size} | {r['backend']} | {r['params'] / 1e6:.2f} | "
             f"{r['gmac']} | {r['median_ms']} | {r['fps']} | {r['peak_rss_mb']} |"
         )
     return "\n".join(lines)
 
 
-def _child(args: list[str]) -> str | None:
-    """Run this script with ``args`` in a fresh process; its last stdout line, or None on failure."""
+def _child(args: list[str]) -> tuple[str | None, str]:
+    """Run this script with ``args`` in a fresh process: (its last stdout line or None, why it failed)."""
     run = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
     if run.returncode != 0:
         print(run.stderr[-2000:], file=sys.stderr)
-        return None
-    return (run.stdout.strip().splitlines() or [""])[-1]
+        killed = run.returncode < 0  # a signal: on Linux most often the kernel's out-of-memory killer
+        last = (run.stderr.strip().splitlines() or [""])[-1]
+        return None, f"killed by signal {-run.returncode}" if killed else f"exit {run.returncode}: {last[:120]}"
+    return (run.stdout.strip().splitlines() or [""])[-1], ""
 
 
 def main() -> int:
@@ -157,7 +164,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="224×224 only and 3 repetitions")
     parser.add_argument("--variants", nargs="+", help="only these variants")
     parser.add_argument("--sizes", nargs="+", help="only these input sizes, as HxW (e.g. 224x298)")
-    parser.add_argument("--reps", type=int, default=None, help="timed repetitions (default 10; 3 for m2h)")
+    parser.add_argument("--reps", type=int, default=None, help="timed repetitions (default 10; 3 for the full-size variants)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="model_speed", help="result name under benchmarks/results/")
     parser.add_argument("--one", nargs=4, metavar=("VARIANT", "H", "W", "BACKEND"), help=argparse.SUPPRESS)
@@ -171,7 +178,7 @@ def main() -> int:
         return 0
     if args.one:
         variant, h, w, backend = args.one
-        reps = args.reps or (3 if variant == "m2h" else 10)
+        reps = args.reps or (3 if variant in FULL_SIZE else 10)
         print(json.dumps(measure(variant, int(h), int(w), backend, reps, args.threads, args.onnx)))
         return 0
 
@@ -185,20 +192,20 @@ def main() -> int:
             for backend in ("torch",) if variant in TORCH_ONLY else BACKENDS:
                 print(f"-- {variant} {h}×{w} {backend}", file=sys.stderr, flush=True)
                 cmd = ["--one", variant, str(h), str(w), backend, "--threads", str(args.threads)]
+                failed = {"variant": variant, "input": [h, w], "backend": backend}
                 if backend == "onnxruntime":
                     onnx = str(Path(tmp) / f"{variant}_{h}x{w}.onnx")
-                    if _child(["--export", variant, str(h), str(w), onnx]) is None:
-                        return 1
+                    if (why := _child(["--export", variant, str(h), str(w), onnx])[1]) != "":
+                        rows.append(failed | {"error": f"ONNX export failed ({why})"})
+                        continue
                     cmd += ["--onnx", onnx]
                 if args.reps or args.quick:
                     cmd += ["--reps", str(args.reps or 3)]
-                line = _child(cmd)
-                if line is None:
-                    return 1
-                rows.append(json.loads(line))
+                line, why = _child(cmd)
+                rows.append(json.loads(line) if line is not None else failed | {"error": f"failed ({why})"})
 
     best = {}
-    for r in rows:
+    for r in (r for r in rows if "error" not in r):
         key = (r["variant"], tuple(r["input"]))
         if key not in best or r["median_ms"] < best[key]["median_ms"]:
             best[key] = r

@@ -86,7 +86,9 @@ def in_process_cost(weights: Path, stride: int, reps: int = 60) -> dict:
                 for k in ("preprocess", "postprocess", "network"):
                     parts[k].append(pred.timings_ms[k])
         med = {k: round(statistics.median(v), 2) for k, v in parts.items()}
-        med["all_but_network"] = round(med["decode_and_camera"] + med["preprocess"] + med["postprocess"] + med["outputs"], 2)
+        med["all_but_network"] = round(
+            med["decode_and_camera"] + med["preprocess"] + med["postprocess"] + med["outputs"], 2
+        )
         med["cloud_points"] = msgs["points"].width
         return med
     finally:

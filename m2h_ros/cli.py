@@ -115,6 +115,8 @@ def _model_commands(sub) -> None:
     ev.add_argument("--batch-size", type=_at_least(1), default=4)
     ev.add_argument("--json", type=Path, help="write the metrics here")
     ev.add_argument("--baseline", type=Path, help="metrics JSON of a baseline: also print Δm")
+    ev.add_argument("--edges", default="seism", choices=["seism", "fast"],
+                    help="edge odsF protocol: seism (as published figures are scored; default) or fast")  # fmt: skip
     ev.set_defaults(func=commands.eval_checkpoint)
 
 

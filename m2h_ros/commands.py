@@ -5,8 +5,6 @@ exit status. :mod:`m2h_ros.cli` parses the arguments and reports :class:`~m2h_ro
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
 from m2h_ros.errors import ConfigError, DataError, ImageError
@@ -186,7 +184,7 @@ def eval_checkpoint(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = load_checkpoint(args.weights, map_location=device)
     dataset = eval_dataset(model, args.data, args.split, args.file_label_space)
-    metrics = evaluate(model, dataset, device, args.batch_size)
+    metrics = evaluate(model, dataset, device, args.batch_size, edge_protocol=args.edges)
     result = {"command": args.command_line, "weights": str(args.weights), "data": str(args.data),
               "split": args.split, "frames": len(dataset), **metrics}  # fmt: skip
     print(f"{args.weights} on {args.data} ({args.split}, {len(dataset)} frames)")
@@ -208,7 +206,7 @@ def bag_eval(args: argparse.Namespace) -> int:
 
     cfg = BagEvalConfig(rate=args.rate, config=args.config, weights=args.weights, device=args.device)
     out = args.out or Path("out") / f"eval_{args.bag.name}"
-    report = evaluate_bag(args.bag, out, cfg, command=shlex.join(["m2h", *sys.argv[1:]]))
+    report = evaluate_bag(args.bag, out, cfg, command=args.command_line)
     print(headline(report))
     print(f"report: {out / 'report.md'} (figures and report.json beside it)")
     return 0 if report["timing"]["frames_answered"] else 2

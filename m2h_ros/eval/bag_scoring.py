@@ -4,6 +4,10 @@ bag's ground truth of the same stamp, the replay's timing, and the final scene g
 :class:`FrameScorer` receives ground truth and predictions as arrays keyed by their stamp (seconds)
 in any order, scores a frame once both are in, and forgets it; only the frames chosen for the
 contact sheet are kept.
+
+Frames whose depth the node scaled by the floor (``scale.mode: floor``) are scored as published and,
+divided by their scale, as the network gave them; the scale's error is against each frame's best single
+scale, the median ratio of true to network depth over the valid pixels.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from m2h_ros import labels as label_spaces
-from m2h_ros.eval.metrics import MultiTaskMeter
+from m2h_ros.eval.metrics import DepthMeter, MultiTaskMeter
 from m2h_ros.eval.report import SheetRow
 from m2h_ros.scene_graph.graph import SceneGraph
 
@@ -40,6 +44,8 @@ class FrameScorer:
         self.rgb: dict[float, np.ndarray] = {}  # inputs of the contact sheet's frames
         self.rows: list[SheetRow] = []
         self.evaluated = 0
+        self.unscaled = DepthMeter()  # the depth of the frames that came with a floor scale, before it
+        self.scale_errors: list[float] = []
 
     def add_truth(self, t: float, output: str, array: np.ndarray) -> None:
         self.truth.setdefault(t, {})[output] = array
@@ -52,8 +58,9 @@ class FrameScorer:
         """Whether a prediction of frame ``t`` can be taken now (its truth is in, or none will come)."""
         return not self.expects_truth or len(self.truth.get(t, ())) == len(SCORED_OUTPUTS)
 
-    def score(self, t: float, pred: dict[str, np.ndarray]) -> None:
-        """Score the prediction of frame ``t`` (take it only when :meth:`ready`); then forget the frame."""
+    def score(self, t: float, pred: dict[str, np.ndarray], scale: float | None = None) -> None:
+        """Score the prediction of frame ``t`` (take it only when :meth:`ready`); then forget the frame.
+        ``scale``: the floor scale the node applied to its depth."""
         gt = self.truth.pop(t, None)
         rgb = self.rgb.pop(t, None)
         if gt is None:
@@ -64,13 +71,32 @@ class FrameScorer:
                           gt_semseg=gt_labels[None], gt_depth=np.nan_to_num(gt["depth"])[None],
                           gt_normals=np.moveaxis(np.nan_to_num(gt["normals"]), -1, 0)[None],
                           gt_edges=(gt["edges"] > 127).astype(np.uint8)[None])  # fmt: skip
+        if scale is not None:
+            self._score_scale(np.nan_to_num(pred["depth"]) / scale, np.nan_to_num(gt["depth"]), scale)
         if rgb is not None:
             self.rows.append(SheetRow(rgb, pred["depth"], pred["semantic"], pred["normals"], pred["edges"],
                                       gt["depth"], gt_labels))  # fmt: skip
         self.evaluated += 1
 
+    def _score_scale(self, network_depth: np.ndarray, gt_depth: np.ndarray, scale: float) -> None:
+        self.unscaled.update(network_depth[None], gt_depth[None])
+        valid = (gt_depth > 0) & (network_depth > 0)
+        if valid.any():
+            best = float(np.median(gt_depth[valid] / network_depth[valid]))
+            self.scale_errors.append(abs(scale / best - 1))
+
     def metrics(self) -> dict | None:
-        return self.meter.compute() if self.evaluated else None
+        """The pooled metrics; with floor-scaled frames also ``depth_before_scale`` and ``floor_scale``
+        (frames, median and mean relative error of the scale)."""
+        if not self.evaluated:
+            return None
+        metrics = self.meter.compute()
+        if self.scale_errors:
+            metrics["depth_before_scale"] = self.unscaled.compute()
+            metrics["floor_scale"] = {"frames": len(self.scale_errors),
+                                      "error_median": float(np.median(self.scale_errors)),
+                                      "error_mean": float(np.mean(self.scale_errors))}  # fmt: skip
+        return metrics
 
 
 def latencies_ms(sent: dict[float, float], received: dict[float, float]) -> list[float]:

@@ -39,12 +39,15 @@ def eval_dataset(model: MultiTaskNet, root, split: str = "val", file_label_space
 
 @torch.no_grad()
 def evaluate(model: MultiTaskNet, dataset: MultiTaskDataset, device: torch.device | str = "cpu",
-             batch_size: int = 4, workers: int = 0, progress: bool = True) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Metrics of ``model`` on ``dataset`` (built with :func:`eval_dataset`)."""
+             batch_size: int = 4, workers: int = 0, progress: bool = True,
+             edge_protocol: str = "seism") -> dict[str, dict[str, float]]:  # fmt: skip
+    """Metrics of ``model`` on ``dataset`` (built with :func:`eval_dataset`); edges by ``edge_protocol``
+    (:data:`~m2h_ros.eval.edges.EDGE_PROTOCOLS`)."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
-    meter = MultiTaskMeter(dataset.num_classes, scored_classes(dataset.label_space, dataset.convention))
+    meter = MultiTaskMeter(dataset.num_classes, scored_classes(dataset.label_space, dataset.convention),
+                           edge_protocol=edge_protocol)  # fmt: skip
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate)
     for batch in tqdm(loader, desc=f"evaluating {dataset.split}", unit="batch", disable=not progress, leave=False):
         out = model(batch.image.to(device))
@@ -65,5 +68,6 @@ def format_metrics(m: dict[str, dict[str, float]]) -> str:
         f"SqRel {d['sq_rel']:.3f}   δ1 {d['delta1']:.1f}%   δ2 {d['delta2']:.1f}%   δ3 {d['delta3']:.1f}%",
         f"normals  mean {n['mean']:.2f}°   median {n['median']:.2f}°   RMSE {n['rmse']:.2f}°   "
         f"<11.25° {n['within_11.25']:.1f}%   <22.5° {n['within_22.5']:.1f}%   <30° {n['within_30']:.1f}%",
-        f"edges    odsF {e['odsF']:.2f}%   (P {e['precision']:.1f}%, R {e['recall']:.1f}% at {e['threshold']:.2f})",
+        f"edges    odsF {e['odsF']:.2f}%   (P {e['precision']:.1f}%, R {e['recall']:.1f}% at {e['threshold']:.3g}; "
+        f"{e.get('protocol', 'fast')} protocol)",
     ])  # fmt: skip

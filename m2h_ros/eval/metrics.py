@@ -9,13 +9,8 @@ figures match the protocol and a test set never sits in memory:
   predictions are clamped to ≥ 1e-9 as in the protocol.
 - normals: angle 2·atan2(‖p − g‖, ‖p + g‖) between unit vectors; mean, RMSE and % within 11.25/22.5/30°
   pooled; the median from a 0.01° histogram (exact to 0.01°).
-- edges: optimal-dataset-scale F (odsF) over the thresholds 0.01 … 0.99, a match tolerance of
-  ``max_dist`` × image diagonal (0.011 for NYUD, as SEISM). How this differs from MATLAB SEISM: the
-  prediction is thinned once by non-maximum suppression across the edge instead of morphological
-  thinning of every thresholded map, and pixels are matched by distance (a prediction pixel is right if a
-  ground-truth edge lies within the tolerance, a ground-truth pixel is found if a prediction does)
-  instead of a one-to-one assignment; both make the score somewhat more lenient on double edges.
-  With those choices every threshold follows from histograms, one pass per image.
+- edges: optimal-dataset-scale F (odsF), by SEISM's protocol or a fast one for training
+  (:mod:`m2h_ros.eval.edges`).
 """
 
 from __future__ import annotations
@@ -26,12 +21,9 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
-from m2h_ros.data.nyud import IGNORE
-from m2h_ros.errors import DataError
-
-EDGE_BINS = 100  # thresholds k / 100, k = 1..99
+from m2h_ros.errors import ConfigError, DataError
+from m2h_ros.eval.edges import EDGE_PROTOCOLS
 
 
 def _t(x) -> torch.Tensor:
@@ -131,86 +123,18 @@ class NormalsMeter:
         return out
 
 
-def edge_nms(prob: torch.Tensor) -> torch.Tensor:
-    """(H, W) probabilities -> the same with every pixel that is not a maximum across the edge set to 0."""
-    p = F.avg_pool2d(prob[None, None], 3, 1, 1, count_include_pad=False)[0, 0]  # direction from a smoothed map
-    gy, gx = torch.gradient(p)
-    angle = torch.rad2deg(torch.atan2(gy, gx)) % 180
-    direction = ((angle + 22.5) // 45).long() % 4  # 0: across x, 1: diagonal, 2: across y, 3: anti-diagonal
-    padded = F.pad(prob[None, None], (1, 1, 1, 1))[0, 0]
-    h, w = prob.shape
-    keep = torch.zeros_like(prob, dtype=torch.bool)
-    for d, (dy, dx) in enumerate(((0, 1), (1, 1), (1, 0), (1, -1))):
-        a = padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-        b = padded[1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
-        keep |= (direction == d) & (prob >= a) & (prob >= b)
-    return torch.where(keep, prob, torch.zeros_like(prob))
-
-
-def _disk(radius: float) -> np.ndarray:
-    r = math.floor(radius)
-    y, x = np.mgrid[-r : r + 1, -r : r + 1]
-    return x * x + y * y <= radius * radius
-
-
-class EdgeMeter:
-    """update(prob (…, H, W) edge probability, gt (…, H, W) in {0, 1, IGNORE}); odsF as described above."""
-
-    def __init__(self, max_dist: float = 0.011):
-        self.max_dist = max_dist
-        self.pred_all = np.zeros(EDGE_BINS)  # NMS'd prediction pixels by probability bin
-        self.pred_hit = np.zeros(EDGE_BINS)  # ... of those, within tolerance of a GT edge
-        self.gt_found = np.zeros(EDGE_BINS)  # GT edge pixels by the best probability within tolerance
-        self.gt_total = 0
-
-    def update(self, prob, gt) -> None:
-        prob, gt = _t(prob).float(), _t(gt)
-        for p, g in zip(prob.reshape(-1, *prob.shape[-2:]), gt.reshape(-1, *gt.shape[-2:])):
-            self._update_one(p, g)
-
-    def _update_one(self, prob: torch.Tensor, gt: torch.Tensor) -> None:
-        valid = (gt != IGNORE).numpy()
-        edges = (gt == 1).numpy() & valid
-        disk = _disk(self.max_dist * math.hypot(*prob.shape))
-        nms = edge_nms(prob).numpy() * valid
-        near_gt = ndimage.binary_dilation(edges, structure=disk)
-        reach = ndimage.maximum_filter(nms, footprint=disk, mode="constant")
-
-        def hist(values: np.ndarray) -> np.ndarray:
-            return np.bincount(np.clip((values * EDGE_BINS).astype(np.int64), 0, EDGE_BINS - 1), minlength=EDGE_BINS)
-
-        on = nms > 0
-        self.pred_all += hist(nms[on])
-        self.pred_hit += hist(nms[on & near_gt])
-        self.gt_found += hist(reach[edges])
-        self.gt_total += int(edges.sum())
-
-    def curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(thresholds, precision, recall) at 0.01 … 0.99."""
-        above = lambda h: np.cumsum(h[::-1])[::-1][1:]  # noqa: E731 — count with probability >= k / 100
-        thresholds = np.arange(1, EDGE_BINS) / EDGE_BINS
-        precision = above(self.pred_hit) / np.maximum(above(self.pred_all), 1)
-        recall = above(self.gt_found) / max(self.gt_total, 1)
-        return thresholds, precision, recall
-
-    def compute(self) -> dict[str, float]:
-        t, p, r = self.curve()
-        f = 2 * p * r / np.maximum(p + r, 1e-12)
-        best = int(np.argmax(f))
-        return {"odsF": float(f[best] * 100), "threshold": float(t[best]), "precision": float(p[best] * 100),
-                "recall": float(r[best] * 100)}  # fmt: skip
-
-
 class MultiTaskMeter:
     """The four meters together; ``update`` takes predictions and targets as the Predictor and the
     dataset give them."""
 
     def __init__(self, num_classes: int, scored: np.ndarray | None = None, max_dist: float = 0.011,
-                 max_depth: float | None = None):  # fmt: skip
+                 max_depth: float | None = None, edge_protocol: str = "seism"):  # fmt: skip
+        if edge_protocol not in EDGE_PROTOCOLS:
+            raise ConfigError(f"unknown edge protocol {edge_protocol!r}; known: {', '.join(EDGE_PROTOCOLS)}")
         self.semseg = SemsegMeter(num_classes, scored)
         self.depth = DepthMeter(max_depth)
         self.normals = NormalsMeter()
-        self.edges = EdgeMeter(max_dist)
+        self.edges = EDGE_PROTOCOLS[edge_protocol](max_dist)
 
     def update(self, *, labels, depth, normals, edges, gt_semseg, gt_depth, gt_normals, gt_edges) -> None:
         """labels (B, H, W) ids; depth (B, H, W) m; normals (B, 3, H, W); edges (B, H, W) probability."""
@@ -231,6 +155,10 @@ HEADLINE = {("semseg", "mIoU"): True, ("depth", "rmse"): False, ("normals", "mea
 def delta_m(metrics: Mapping, baseline: Mapping, headline: Mapping = HEADLINE) -> float:
     """Δm = (1/T) Σ_t (-1)^{l_t} (M_t - B_t) / B_t × 100 over the headline figures present in both."""
     terms = []
+    protocols = {m.get("edges", {}).get("protocol", "fast") for m in (metrics, baseline) if "edges" in m}
+    if len(protocols) > 1:  # results saved before the protocol was recorded were all scored by the fast one
+        raise DataError("the metrics and the baseline score edges by different protocols (seism, fast); "
+                        "evaluate both with the same --edges")  # fmt: skip
     for (task, key), higher_better in headline.items():
         if task in metrics and task in baseline:
             m, b = metrics[task][key], baseline[task][key]

@@ -163,12 +163,17 @@ def headline(report: dict) -> str:
         m = report["metrics"]
         lines.append(f"semantic mIoU {m['semseg']['mIoU']:.1f}%  depth AbsRel {m['depth']['abs_rel']:.3f} "
                      f"RMSE {m['depth']['rmse']:.2f} m  normals mean {m['normals']['mean']:.1f}°  "
-                     f"edges odsF {m['edges']['odsF']:.1f}%")  # fmt: skip
+                     f"edges odsF {m['edges']['odsF']:.1f}% ({m['edges']['protocol']})")  # fmt: skip
+        if "floor_scale" in m:
+            lines.append(f"floor scale: error {m['floor_scale']['error_median']:.1%} (median of "
+                         f"{m['floor_scale']['frames']} frames); depth AbsRel {m['depth_before_scale']['abs_rel']:.3f} "
+                         f"before it, {m['depth']['abs_rel']:.3f} after")  # fmt: skip
     sg = report.get("scene_graph", {})
     if "objects" in sg:
         o, r = sg["objects"], sg["rooms"]
         lines.append(f"scene graph: objects P {o['precision']:.2f} R {o['recall']:.2f} "
-                     f"({o['estimated']} found, {o['ground_truth']} seen); rooms {r['estimated']} of {r['ground_truth']}")  # fmt: skip
+                     f"({o['estimated']} found, {o['ground_truth']} seen); rooms {r['estimated']} of {r['ground_truth']}, "
+                     f"room P {r['precision']:.2f} R {r['recall']:.2f}")  # fmt: skip
     lines += [f"note: {n}" for n in report.get("notes", [])]
     return "\n".join(lines)
 

@@ -8,7 +8,11 @@ mean centroid error over the matches.
 
 Rooms: the room count against the ground-truth rooms the camera visited, and room-assignment accuracy:
 each estimated room takes the ground-truth room holding most of its places; accuracy is the share of
-places whose estimated room maps to the ground-truth room they lie in.
+places whose estimated room maps to the ground-truth room they lie in. Room precision and recall by
+overlap, in the manner of Hydra's room evaluation, with the places as samples of the mapped floor: an
+estimated room's precision is the largest share of its places inside one ground-truth room polygon; a
+visited ground-truth room's recall is the largest share of the places inside it that one estimated
+room holds; each is averaged over the rooms (0 when there are none).
 """
 
 from __future__ import annotations
@@ -84,9 +88,19 @@ def evaluate_rooms(graph: SceneGraph, ground_truth: dict, visited: set[int] | No
         votes = Counter(truth[p] for p, r in place_room.items() if r == rid and truth[p] >= 0)
         majority[rid] = votes.most_common(1)[0][0] if votes else -1
     correct = sum(majority[r] == truth[p] for p, r in place_room.items())
+    all_places = {n.id: _room_of(np.asarray(n.position[:2]), ground_truth["rooms"]) for n in graph.layer(PLACES)}
+    overlap = Counter((r, truth[p]) for p, r in place_room.items())  # (estimated, ground truth) -> places
+    size_est = Counter(place_room.values())
+    size_gt = Counter(all_places.values())
+    precision = [max((n for (e, g), n in overlap.items() if e == rid and g >= 0), default=0) / size_est[rid]
+                 for rid in size_est]  # fmt: skip
+    recall = [max((n for (e, g), n in overlap.items() if g == r["id"]), default=0) / size_gt[r["id"]]
+              if size_gt[r["id"]] else 0.0 for r in gt_rooms]  # fmt: skip
     return {
         "estimated": len(est_rooms), "ground_truth": len(gt_rooms), "count_correct": len(est_rooms) == len(gt_rooms),
         "assignment_accuracy": correct / len(place_room) if place_room else 0.0,
+        "precision": float(np.mean(precision)) if precision else 0.0,
+        "recall": float(np.mean(recall)) if recall else 0.0,
         "places": len(graph.layer(PLACES)),
     }  # fmt: skip
 
@@ -104,9 +118,9 @@ def frame_cloud(depth: np.ndarray, labels: np.ndarray, K: np.ndarray, pose: np.n
     return xyz @ pose[:3, :3].T + pose[:3, 3], cloud["label"]
 
 
-def oracle_scene_graph(frames, config=None, rate_hz: float = 10.0, update_every: int = 10):
-    """The scene graph built from ground-truth depth and labels of rendered ``frames`` (oracle
-    perception), updated every ``update_every`` frames as the node does at 1 Hz for 10 Hz input."""
+def scene_graph_of_frames(frames, config=None, rate_hz: float = 10.0, update_every: int = 10):
+    """The scene graph built from the depth and labels of ``frames`` (the renderer's: oracle perception),
+    seen from their poses, updated every ``update_every`` frames as the node does at 1 Hz for 10 Hz input."""
     from m2h_ros.scene_graph.builder import SceneGraphBuilder
 
     builder = SceneGraphBuilder(config)

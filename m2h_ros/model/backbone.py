@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from m2h_ros.errors import ConfigError
 from m2h_ros.model.loading import load_dinov2_weights
 
 # name -> (timm architecture, embed dim, depth, heads, tapped blocks (0-based) as in the released M2H)
@@ -63,9 +64,12 @@ class DinoV2Backbone(nn.Module):
         super().__init__()
         if name not in BACKBONES:
             raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+        if pretrained and name == "vit_tiny":
+            raise ConfigError("vit_tiny has no pretrained weights (no DINOv2 release at that size); "
+                              "use vit_small or larger, or an efficientnet_lite backbone")  # fmt: skip
         arch, dim, depth, heads, taps = BACKBONES[name]
         kwargs = {"embed_dim": dim, "depth": depth, "num_heads": heads} if name == "vit_tiny" else {}
-        self.vit = timm.create_model(arch, pretrained=pretrained and name != "vit_tiny", num_classes=0,
+        self.vit = timm.create_model(arch, pretrained=pretrained, num_classes=0,
                                      img_size=PATCH * POS_GRID, **kwargs)  # fmt: skip
         self.vit.patch_embed.strict_img_size = False
         # Part of DINOv2's released weights (iBOT masking during its pre-training); unused here, kept so

@@ -34,7 +34,7 @@ class Recorder:
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
 
-        from m2h_ros.msg import LabelSpace, SceneGraph
+        from m2h_ros.msg import FloorScale, LabelSpace, SceneGraph
 
         if not rclpy.ok():
             rclpy.init()
@@ -47,15 +47,18 @@ class Recorder:
         self.lock = threading.Lock()
         self.outputs: dict[float, dict[str, np.ndarray]] = {}  # unscored frames' outputs, by stamp
         self.received: dict[float, float] = {}  # monotonic time each frame's depth arrived, by stamp
+        self.scales: dict[float, float] = {}  # the node's floor scale of each frame (scale.mode floor), by stamp
         self.graphs: list = []
         self.label_space: str | None = None
         self.diagnostics: dict[str, dict] = {}
         for name in SCORED_OUTPUTS:
             self.node.create_subscription(Image, f"{namespace}/{name}", self._output(name), reliable)
         self.node.create_subscription(SceneGraph, f"{namespace}/scene_graph", self.graphs.append, reliable)
+        self.node.create_subscription(FloorScale, f"{namespace}/floor_scale", self._on_scale, reliable)
         self.node.create_subscription(LabelSpace, f"{namespace}/label_space", self._on_label_space, latched)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-        self.depth_topic = f"{namespace}/depth"
+        self.depth_topic, self.scale_topic = f"{namespace}/depth", f"{namespace}/floor_scale"
+        self.expects_scale = False
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -74,6 +77,12 @@ class Recorder:
 
         return callback
 
+    def _on_scale(self, msg) -> None:
+        from m2h_ros.ros.conversions import stamp_seconds
+
+        with self.lock:
+            self.scales[stamp_seconds(msg.header)] = msg.scale
+
     def _on_label_space(self, msg) -> None:
         self.label_space = msg.name
 
@@ -83,18 +92,22 @@ class Recorder:
 
     def ready(self, image_topic: str) -> bool:
         """The nodes are listening, publishing, and have told their label space."""
-        return (self.pubs[image_topic].get_subscription_count() > 0 and self.label_space is not None
-                and self.node.count_publishers(self.depth_topic) > 0)  # fmt: skip
+        ready = (self.pubs[image_topic].get_subscription_count() > 0 and self.label_space is not None
+                 and self.node.count_publishers(self.depth_topic) > 0)  # fmt: skip
+        self.expects_scale = self.node.count_publishers(self.scale_topic) > 0  # scale.mode floor
+        return ready
 
     def answered(self, t: float) -> bool:
         with self.lock:
             return t in self.received or len(self.outputs.get(t, {})) == len(SCORED_OUTPUTS)
 
-    def take_answered(self, ready: Callable[[float], bool]) -> list[tuple[float, dict[str, np.ndarray]]]:
-        """Remove and return the complete outputs of the frames for which ``ready(stamp)``."""
+    def take_answered(self, ready: Callable[[float], bool]) -> list[tuple[float, dict[str, np.ndarray], float | None]]:
+        """Remove and return the complete outputs of the frames for which ``ready(stamp)``, each with the
+        floor scale the node applied to it (None without one)."""
         with self.lock:
-            done = [t for t in sorted(self.outputs) if len(self.outputs[t]) == len(SCORED_OUTPUTS) and ready(t)]
-            return [(t, self.outputs.pop(t)) for t in done]
+            done = [t for t in sorted(self.outputs) if len(self.outputs[t]) == len(SCORED_OUTPUTS) and ready(t)
+                    and (t in self.scales or not self.expects_scale)]  # fmt: skip
+            return [(t, self.outputs.pop(t), self.scales.pop(t, None)) for t in done]
 
     def close(self) -> None:
         import rclpy
@@ -203,8 +216,8 @@ def replay(source: BagSource, nodes: NodesUnderEvaluation, scorer: FrameScorer, 
 
 
 def _score(rec: Recorder, scorer: FrameScorer) -> None:
-    for t, pred in rec.take_answered(scorer.ready):
-        scorer.score(t, pred)
+    for t, pred, scale in rec.take_answered(scorer.ready):
+        scorer.score(t, pred, scale)
 
 
 def _wait_for(condition: Callable[[], bool], timeout_s: float) -> None:

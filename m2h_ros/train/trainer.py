@@ -253,7 +253,9 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
             _log(log, row)
             running, n_running = {t: 0.0 for t in TASKS}, 0
         if env.main and (step % cfg.eval_every == 0 or step == cfg.iterations):
-            last_metrics = evaluate(model, val_set, env.device, progress=progress)
+            # Checkpoint selection only: the fast edge protocol, since SEISM's per-threshold matching
+            # would add minutes to every evaluation. `m2h eval` scores the chosen weights by SEISM's.
+            last_metrics = evaluate(model, val_set, env.device, progress=progress, edge_protocol="fast")
             score = delta_m(last_metrics, _reference(cfg))
             _log(log, {"kind": "eval", "step": step, "delta_m": score, **last_metrics})
             header = {**training_data, "steps": step, "seconds": round(time.perf_counter() - t0, 1)}

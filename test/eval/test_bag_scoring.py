@@ -64,3 +64,22 @@ def test_timing_counts_answered_frames_and_their_latency():
     assert (t["frames_sent"], t["frames_answered"]) == (4, 3) and t["drop_rate"] == pytest.approx(0.25)
     assert t["latency_p50_ms"] == pytest.approx(100.0) and t["latency_max_ms"] == pytest.approx(200.0)
     assert t["throughput_hz"] == pytest.approx(3 / 0.5)
+
+
+def test_floor_scaled_depth_is_scored_before_and_after_the_scale_and_the_scale_against_the_best():
+    scorer = FrameScorer("synthetic")
+    truth = _frame(0)
+    for output, array in _truth_of(truth).items():
+        scorer.add_truth(1.0, output, array)
+    # the network saw the scene at half its size; the node's floor scale of 1.8 brings it most of the way
+    network_depth = truth["depth"] / 2
+    scorer.score(1.0, truth | {"depth": network_depth * 1.8}, scale=1.8)
+    m = scorer.metrics()
+    assert m["depth_before_scale"]["abs_rel"] == pytest.approx(0.5)
+    assert m["depth"]["abs_rel"] == pytest.approx(0.1)
+    assert m["floor_scale"]["frames"] == 1 and m["floor_scale"]["error_median"] == pytest.approx(0.1)
+    unscaled = FrameScorer("synthetic")
+    for output, array in _truth_of(truth).items():
+        unscaled.add_truth(1.0, output, array)
+    unscaled.score(1.0, truth)
+    assert "floor_scale" not in unscaled.metrics()  # no scale, no scale figures

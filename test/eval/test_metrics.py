@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from m2h_ros.eval.metrics import IGNORE, DepthMeter, EdgeMeter, NormalsMeter, SemsegMeter, delta_m, edge_nms
+from m2h_ros.data.nyud import IGNORE
+from m2h_ros.errors import ConfigError
+from m2h_ros.eval.metrics import DepthMeter, MultiTaskMeter, NormalsMeter, SemsegMeter, delta_m
 
 
 def test_semseg_hand_computed_with_ignore_and_invalid_predictions():
@@ -107,57 +109,6 @@ def test_normals_median_of_odd_count_is_exact_to_a_hundredth_of_a_degree():
     assert m.compute()["median"] == pytest.approx(np.rad2deg(np.median(angles)), abs=0.01)
 
 
-def _ridge(h, w, col, sigma=1.0, peak=0.9):
-    x = np.arange(w)
-    return np.tile(peak * np.exp(-((x - col) ** 2) / (2 * sigma**2)), (h, 1)).astype(np.float32)
-
-
-def test_edge_nms_keeps_the_ridge_of_a_blurred_edge():
-    nms = edge_nms(torch.from_numpy(_ridge(20, 30, 12)))
-    assert set(np.nonzero(nms.numpy().any(0))[0]) == {12}
-
-
-def test_edge_perfect_shifted_and_missing_predictions():
-    gt = np.zeros((40, 60), np.uint8)
-    gt[:, 30] = 1
-    tol = 0.011 * math.hypot(40, 60)  # 0.79 px: only exact hits count
-    perfect, shifted, none = EdgeMeter(), EdgeMeter(), EdgeMeter()
-    perfect.update(_ridge(40, 60, 30), gt)
-    shifted.update(_ridge(40, 60, 33), gt)
-    none.update(np.zeros((40, 60), np.float32), gt)
-    assert tol < 1
-    assert perfect.compute()["odsF"] == pytest.approx(100.0)
-    assert shifted.compute()["odsF"] == pytest.approx(0.0)
-    assert none.compute()["odsF"] == 0.0
-    lenient = EdgeMeter(max_dist=0.05)  # 3.6 px: the shifted edge is found
-    lenient.update(_ridge(40, 60, 33), gt)
-    assert lenient.compute()["odsF"] == pytest.approx(100.0)
-
-
-def test_edge_threshold_trades_precision_for_recall():
-    gt = np.zeros((40, 60), np.uint8)
-    gt[:, 20] = gt[:, 40] = 1
-    pred = _ridge(40, 60, 20, peak=0.9) + _ridge(40, 60, 40, peak=0.3) + _ridge(40, 60, 5, peak=0.6)
-    m = EdgeMeter()
-    m.update(pred, gt)
-    _, p, r = m.curve()
-    at = lambda x: round(x * 100) - 1  # noqa: E731
-    assert r[at(0.2)] == pytest.approx(1.0) and p[at(0.2)] == pytest.approx(2 / 3, abs=0.02)  # false edge at 5
-    assert r[at(0.5)] == pytest.approx(0.5) and p[at(0.5)] == pytest.approx(0.5, abs=0.02)
-    assert r[at(0.8)] == pytest.approx(0.5) and p[at(0.8)] == pytest.approx(1.0)
-    assert m.compute()["odsF"] == pytest.approx(100 * 2 * (2 / 3) / (1 + 2 / 3), abs=1.0)
-
-
-def test_edge_ignore_pixels_count_neither_way():
-    gt = np.zeros((20, 30), np.uint8)
-    gt[:, 10] = 1
-    gt[:, 20:] = IGNORE
-    pred = _ridge(20, 30, 10) + _ridge(20, 30, 25)  # the second ridge lies in the ignore region
-    m = EdgeMeter()
-    m.update(pred, gt)
-    assert m.compute()["odsF"] == pytest.approx(100.0)
-
-
 def test_delta_m_hand_computed():
     base = {"semseg": {"mIoU": 50.0}, "depth": {"rmse": 0.5}, "normals": {"mean": 20.0}, "edges": {"odsF": 80.0}}
     ours = {"semseg": {"mIoU": 55.0}, "depth": {"rmse": 0.45}, "normals": {"mean": 22.0}, "edges": {"odsF": 80.0}}
@@ -165,3 +116,15 @@ def test_delta_m_hand_computed():
     assert delta_m(base, base) == 0.0
     with pytest.raises(ValueError, match="at least one task"):
         delta_m({"other": {}}, base)
+
+
+def test_delta_m_refuses_edges_scored_by_different_protocols():
+    base = {"edges": {"odsF": 80.0}}  # saved before the protocol was recorded: the fast one
+    with pytest.raises(ValueError, match="different protocols"):
+        delta_m({"edges": {"odsF": 70.0, "protocol": "seism"}}, base)
+    assert delta_m({"edges": {"odsF": 88.0, "protocol": "fast"}}, base) == pytest.approx(10.0)
+
+
+def test_unknown_edge_protocol_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown edge protocol 'bsds'; known: seism, fast"):
+        MultiTaskMeter(3, edge_protocol="bsds")

@@ -1,5 +1,8 @@
 """Checkpoints: safetensors round trip, the authors' .pt layout, DINOv2 weights, and clear failures."""
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -15,54 +18,16 @@ from m2h_ros.model.checkpoint import (
     to_authors_layout,
 )
 
-# Keys and shapes as the released M2H code names them (UAV-Centre-ITC/M2H, models/full.py, ViT-S).
-AUTHORS_KEYS = {
-    "backbone.mask_token": (1, 384),
-    "backbone.pos_embed": (1, 1370, 384),
-    "backbone.blocks.11.ls2.gamma": (384,),
-    "backbone.norm.weight": (384,),
-    "mlt_head.reassemble_blocks.readout_projects.3.0.weight": (384, 768),
-    "mlt_head.reassemble_blocks.projects.0.conv.weight": (48, 384, 1, 1),
-    "mlt_head.reassemble_blocks.resize_layers.0.weight": (48, 48, 4, 4),
-    "mlt_head.convs.3.conv.weight": (256, 384, 3, 3),
-    "mlt_head.fusion_blocks_sem_seg.1.res_conv_unit1.conv2.conv.weight": (256, 256, 3, 3),
-    "mlt_head.fusion_blocks_edges.0.project.conv.bias": (256,),
-    "mlt_head.project_depth.conv.weight": (256, 256, 3, 3),
-    "mlt_head.cross_attn.1.attn.in_proj_weight": (768, 256),
-    "mlt_head.cross_attn.0.norm2_layers.3.bias": (256,),
-    "mlt_head.cross_attn.0.ffn_fc1.weight": (1024, 256),
-    "mlt_head.unique_semantic_feature.reassemble.resize_layers.weight": (384, 384, 3, 3),
-    "mlt_head.unique_depth_feature.fusion_block.res_conv_unit2.conv1.conv.weight": (256, 256, 3, 3),
-    "mlt_head.restore_depth.gate_fc.0.weight": (256, 768, 1, 1),
-    "mlt_head.restore_semseg.ffn.0.weight": (1024, 256, 1, 1),
-    "mlt_head.conv_depth.aspp.aspp4.0.weight": (256, 256, 3, 3),
-    "mlt_head.conv_depth.aspp.global_avg_pool.2.weight": (256,),
-    "mlt_head.conv_depth.upsample1.upsample.6.weight": (128, 128, 2, 2),
-    "mlt_head.conv_depth.refine.conv2.conv.weight": (64, 64, 3, 3),
-    "mlt_head.conv_depth.final_conv.weight": (1, 64, 3, 3),
-    "mlt_head.seg_out.final_conv.weight": (41, 64, 1, 1),
-    "mlt_head.seg_out.spatial_attn.0.weight": (1, 64, 3, 3),
-    "mlt_head.conv_normal.head.1.channel_attn.1.weight": (16, 64, 1, 1),
-    "mlt_head.conv_edge.head.2.weight": (1, 64, 1, 1),
-}
-AUTHORS_LIGHT_KEYS = {
-    "mlt_head.fusion_blocks_depth.2.res_unit.block.1.depthwise.weight": (256, 1, 3, 3),
-    "mlt_head.pre_attn_proj.sem_seg.weight": (64, 256, 1, 1),
-    "mlt_head.post_attn_proj.edges.bias": (256,),
-    "mlt_head.cross_attn.0.attn.in_proj_weight": (192, 64),
-    "mlt_head.conv_depth.aspp.project.0.weight": (256, 384, 1, 1),
-    "mlt_head.conv_depth.upsample1.refine_conv.weight": (128, 32, 1, 1),
-    "mlt_head.seg_out.refine.conv.0.pointwise.weight": (64, 64, 1, 1),
-    "mlt_head.restore_depth.gate_fc.0.weight": (768, 768, 1, 1),
-}
+# Every key and shape of the authors' released models, dumped from their code (see its "source"), not
+# from this project's rules.
+RELEASED_LAYOUT = json.loads((Path(__file__).parent / "data" / "m2h_authors_keys.json").read_text())
 
 
-@pytest.mark.parametrize(("variant", "expected"), [("m2h", AUTHORS_KEYS), ("m2h_small", AUTHORS_LIGHT_KEYS)])
-def test_authors_layout_has_the_released_key_names(meta_model, variant, expected):
-    layout = to_authors_layout(meta_model(variant))
-    for key, shape in expected.items():
-        assert key in layout, key
-        assert tuple(layout[key].shape) == shape, key
+@pytest.mark.parametrize(("flavor", "variant", "overrides"), [("default", "m2h", {}),
+                                                               ("lightweight", "m2h_small", {"channels": 96})])  # fmt: skip
+def test_authors_layout_is_exactly_the_released_key_names_and_shapes(meta_model, flavor, variant, overrides):
+    layout = {k: list(v.shape) for k, v in to_authors_layout(meta_model(variant, **overrides)).items()}
+    assert layout == RELEASED_LAYOUT[flavor]
 
 
 @pytest.mark.slow
@@ -81,6 +46,30 @@ def test_authors_checkpoint_converts_and_gives_identical_outputs(tmp_path):
     with torch.no_grad():
         for a, b in zip(model(x), converted(x)):
             assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("flavor", "variant", "overrides"), [("default", "m2h", {}),
+                                                               ("lightweight", "m2h_small", {"channels": 96})])  # fmt: skip
+def test_a_state_dict_in_the_released_layout_converts_strictly_and_keeps_every_value(
+    tmp_path, flavor, variant, overrides
+):
+    g = torch.Generator().manual_seed(0)
+    state = {key: 0.02 * torch.randn(shape, generator=g) for key, shape in RELEASED_LAYOUT[flavor].items()}
+    for key in state:
+        if key.endswith("num_batches_tracked"):
+            state[key] = torch.tensor(7)
+        elif key.endswith("running_var"):
+            state[key] = state[key].abs() + 0.5
+    torch.save(state, tmp_path / "released.pt")
+    model = convert_authors_checkpoint(tmp_path / "released.pt", variant, **overrides).eval()
+    assert sum(p.numel() for p in model.parameters()) == {"default": 81_540_240, "lightweight": 29_042_096}[flavor]
+    back = to_authors_layout(model)
+    assert back.keys() == state.keys()
+    assert all(torch.equal(back[k], state[k]) for k in state)
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 56, 70))
+    assert all(torch.isfinite(t).all() for t in out)
 
 
 def test_safetensors_round_trip_with_header(tmp_path):

@@ -85,5 +85,9 @@ def test_cnn_variants_give_every_output_at_the_input_size(variant):
 def test_options_that_cannot_act_are_errors():
     with pytest.raises(ValueError, match="vit_tiny has no pretrained weights"):
         variant_config("m2h_lite_vit", pretrained=True)
+    from m2h_ros.model.backbone import DinoV2Backbone
+
+    with pytest.raises(ValueError, match="vit_tiny has no pretrained weights"):  # built directly, too
+        DinoV2Backbone("vit_tiny", pretrained=True)
     with pytest.raises(ValueError, match="mtmamba reads ViT tokens"):
         variant_config("mtmamba", backbone="efficientnet_lite0")

@@ -5,6 +5,8 @@ Used by the pytest integration tests here and by the launch_testing tests, so bo
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
 import sys
 import time
@@ -13,6 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# How long a test waits for a node to start (importing torch, loading weights) and answer, or to stop.
+# Generous, so that the suite passes on a machine oversubscribed several times over; a passing test
+# returns as soon as its condition holds.
+ANSWER_DEADLINE_S = 240.0
 # The perception node's image outputs: encoding and bytes per pixel.
 IMAGE_OUTPUTS = {
     "depth": ("32FC1", 4), "semantic": ("16SC1", 2), "semantic_color": ("rgb8", 3), "semantic_overlay": ("rgb8", 3),
@@ -37,6 +43,40 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> tuple[int, str]:
         proc.kill()
         out, _ = proc.communicate()
     return proc.returncode, out or ""
+
+
+def finish(proc: subprocess.Popen, timeout: float = ANSWER_DEADLINE_S) -> tuple[int, str]:
+    """For a process that ends by itself: wait up to ``timeout``, then interrupt it; (exit code, output)."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:  # retrying communicate (in stop) loses no output
+        return stop(proc)
+    return proc.returncode, out or ""
+
+
+def read_until(proc: subprocess.Popen, text: str, timeout: float = ANSWER_DEADLINE_S) -> str:
+    """The process's output up to the first chunk containing ``text``, its end, or the deadline.
+
+    Reads the pipe's file descriptor directly (never its buffered reader), so that a later
+    :func:`stop` or ``communicate`` gets the rest and a silent process cannot block the test.
+    """
+    fd, seen, end = proc.stdout.fileno(), b"", time.monotonic() + timeout
+    while text.encode() not in seen and (left := end - time.monotonic()) > 0:
+        if not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:  # the process closed its output
+            break
+        seen += chunk
+    return seen.decode(errors="replace")
+
+
+def until(deadline_s: float = ANSWER_DEADLINE_S):
+    """0, 1, 2, … until ``deadline_s`` has passed: the rounds of a loop that feeds a node until it answers."""
+    end, i = time.monotonic() + deadline_s, 0
+    while time.monotonic() < end:
+        yield i
+        i += 1
 
 
 class Collector:

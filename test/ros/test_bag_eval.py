@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from .helpers import start_python, stop
+from .helpers import finish, start_python
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -69,11 +69,28 @@ def test_report_matches_a_direct_computation_on_the_same_frames(ros_env, scene, 
     direct = meter.compute()
     for task, values in direct.items():
         for key, value in values.items():
-            assert report["metrics"][task][key] == pytest.approx(value, rel=1e-3, abs=1e-3), (task, key)
+            expected = value if isinstance(value, str) else pytest.approx(value, rel=1e-3, abs=1e-3)
+            assert report["metrics"][task][key] == expected, (task, key)
     for name in ("report.md", "report.json", "contact_sheet.png", "latency.png", "scene_graph.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "report" / "report.json").read_text())["timing"] == report["timing"]
     assert "scene_graph" in report and "objects" in report["scene_graph"]
+
+
+def test_floor_scale_mode_is_scored_before_and_after_the_scale(ros_env, scene, tmp_path):
+    from m2h_ros.eval.report import headline
+    from m2h_ros.ros.bag_eval import BagEvalConfig, evaluate_bag
+
+    root, weights, config, _, _ = scene
+    scaled = root / "nodes_floor_scale.yaml"
+    scaled.write_text(config.read_text() + "    scale:\n      mode: floor\n      camera_height_m: 1.1\n")
+    report = evaluate_bag(_bag(scene, "scaled"), tmp_path / "report",
+                          BagEvalConfig(weights=weights, config=scaled, device="cpu"), progress=False)  # fmt: skip
+    m = report["metrics"]
+    # every frame the node answered came with its floor scale (estimated, or held where the random
+    # weights see too little floor), and was scored with and without it
+    assert 0 < m["floor_scale"]["frames"] == report["frames_evaluated"]
+    assert m["depth_before_scale"]["abs_rel"] > 0 and "floor scale: error" in headline(report)
 
 
 def test_bag_without_ground_truth_still_gets_the_timing_report(ros_env, scene, tmp_path):
@@ -102,8 +119,8 @@ def test_truncated_and_missing_bags_give_clear_messages(ros_env, scene, tmp_path
     _, weights, config, _, _ = scene
     proc = start_python("m2h_ros.cli", "bag", "eval", str(bag), "--out", str(tmp_path / "r"), "--weights",
                         str(weights), "--config", str(config), env=ros_env, module=True)  # fmt: skip
-    code, out = stop(proc, timeout=300) if proc.wait(timeout=300) is not None else stop(proc)
+    code, out = finish(proc)
     assert code == 2 and f"m2h: error: {bag}: cannot open the bag" in out and "Traceback" not in out, out
     proc = start_python("m2h_ros.cli", "bag", "eval", str(tmp_path / "nowhere"), env=ros_env, module=True)
-    code, out = stop(proc, timeout=60) if proc.wait(timeout=60) is not None else stop(proc)
+    code, out = finish(proc)
     assert code == 2 and "no such bag" in out and "Traceback" not in out

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .helpers import Collector, start_python, stop
+from .helpers import ANSWER_DEADLINE_S, Collector, start_python, stop
 
 pytestmark = pytest.mark.ros
 
@@ -39,7 +39,7 @@ def test_scene_graph_crosses_processes(ros_env):
     try:
         collector.subscribe("scene_graph", SceneGraph)
         got = collector.messages["scene_graph"]
-        assert collector.spin_until(lambda: got, timeout=30, proc=proc), stop(proc)[1]
+        assert collector.spin_until(lambda: got, timeout=ANSWER_DEADLINE_S, proc=proc), stop(proc)[1]
     finally:
         collector.close()
         code, out = stop(proc)

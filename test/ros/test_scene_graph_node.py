@@ -7,12 +7,11 @@ import pytest
 
 from m2h_ros.labels import SYNTHETIC
 
-from .helpers import Collector, make_header, start_python, stop
+from .helpers import ANSWER_DEADLINE_S, Collector, finish, make_header, read_until, start_python, stop
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 FLOOR, WALL, CHAIR = (SYNTHETIC.id(n) for n in ("floor", "wall", "chair"))
-ANSWER_DEADLINE_S = 120.0  # node start-up and its first answer, on a busy machine
 
 
 def room_cloud(rng):
@@ -106,19 +105,9 @@ def test_clouds_and_poses_in_scene_graph_out_saved_and_reloaded(ros_env, tmp_pat
     assert code == 0, out
     assert save.is_file() and save.with_suffix(".sparkdsg").is_file()
     node = start_node(ros_env, f"save_path:={save}")
-    seen = _read_until(node, "ready")
+    seen = read_until(node, "ready")
     stop(node)
     assert "reloaded 1 objects" in seen, seen
-
-
-def _read_until(proc, text: str) -> str:
-    """The process's output up to the first line containing ``text`` (or its end)."""
-    lines = []
-    while proc.poll() is None:
-        lines.append(proc.stdout.readline())
-        if text in lines[-1]:
-            break
-    return "".join(lines)
 
 
 def test_bad_clouds_are_rejected_and_invalid_parameters_stop_the_node(ros_env):
@@ -153,5 +142,5 @@ def test_bad_clouds_are_rejected_and_invalid_parameters_stop_the_node(ros_env):
         code, out = stop(node)
     assert code == 0 and "cloud rejected: expected fields" in out
     bad = start_node(ros_env, "pose_source:=gps")
-    code, out = stop(bad, timeout=20) if bad.wait(timeout=20) is not None else stop(bad)
+    code, out = finish(bad)
     assert code == 2 and "'pose_source' must be auto, tf, pose or odometry" in out

@@ -196,18 +196,20 @@ def test_a_kill_during_saves_leaves_the_last_complete_save(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [200, 201])  # the benchmark's lowest recall, and its home with a room too many
-def test_oracle_scene_graph_reproduces_the_saved_benchmark_on_its_hardest_homes(seed):
+def test_the_oracle_scene_graph_reproduces_the_saved_benchmark_on_its_hardest_homes(seed):
     """Ground-truth depth and labels in, scene graph out: exactly the figures the README quotes from
-    benchmarks/results/scene_graph_oracle.json (re-run the benchmark when the pipeline changes)."""
+    benchmarks/results/scene_graph_quality.json (re-run the benchmark when the pipeline changes)."""
     import json
 
-    from m2h_ros.eval.scene_graph import evaluate_rooms, match_objects, observed_instances, oracle_scene_graph
+    from m2h_ros.eval.scene_graph import evaluate_rooms, match_objects, observed_instances, scene_graph_of_frames
     from m2h_ros.synth.generate import SynthConfig, render_scene
 
-    saved = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/scene_graph_oracle.json").read_text())
-    home = next(h for h in saved["homes"] if h["seed"] == seed)
+    saved = json.loads(
+        (Path(__file__).resolve().parents[2] / "benchmarks/results/scene_graph_quality.json").read_text()
+    )
+    home = next(h for h in saved["oracle"]["homes"] if h["seed"] == seed)
     scene, frames = render_scene(seed, SynthConfig(width=320, height=240, frames_per_scene=home["frames"]))
-    graph = oracle_scene_graph(frames)
+    graph = scene_graph_of_frames(frames)
     objects = match_objects(graph, scene.ground_truth(seed), observed_instances(f.instances for f in frames))
     rooms = evaluate_rooms(graph, scene.ground_truth(seed), {f.room for f in frames})
     for key in ("estimated", "ground_truth", "matched"):
@@ -215,3 +217,5 @@ def test_oracle_scene_graph_reproduces_the_saved_benchmark_on_its_hardest_homes(
     assert objects["centroid_error_m"] == pytest.approx(home["objects"]["centroid_error_m"], abs=0.005)
     for key in ("estimated", "ground_truth", "count_correct"):
         assert rooms[key] == home["rooms"][key], (key, rooms, home["rooms"])
+    for key in ("assignment_accuracy", "precision", "recall"):
+        assert rooms[key] == pytest.approx(home["rooms"][key]), (key, rooms, home["rooms"])

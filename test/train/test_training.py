@@ -86,13 +86,17 @@ def test_cli_train_then_eval_reproduces_the_checkpoint_metrics(tiny_dataset, tmp
     assert done.returncode == 0, done.stderr
     weights = tmp_path / "run" / "last.safetensors"
     stored = read_header(weights)["metrics"]
-    done = _m2h("eval", "--weights", weights, "--data", tiny_dataset, "--json", tmp_path / "m.json", "--device", "cpu")
+    # training selects checkpoints by the fast edge protocol; `m2h eval --edges fast` scores the same way
+    done = _m2h("eval", "--weights", weights, "--data", tiny_dataset, "--json", tmp_path / "m.json", "--device", "cpu",
+                "--edges", "fast")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "mIoU" in done.stdout and "odsF" in done.stdout
+    assert "mIoU" in done.stdout and "odsF" in done.stdout and "fast protocol" in done.stdout
     measured = json.loads((tmp_path / "m.json").read_text())
+    assert stored["edges"]["protocol"] == measured["edges"]["protocol"] == "fast"
     for task in TASKS:
         for key, value in stored[task].items():
-            assert measured[task][key] == pytest.approx(value, rel=1e-4, abs=1e-4), (task, key)
+            if key != "protocol":
+                assert measured[task][key] == pytest.approx(value, rel=1e-4, abs=1e-4), (task, key)
     done = _m2h("eval", "--weights", weights, "--data", tmp_path / "nowhere")
     assert done.returncode == 2 and "gt_sets/val.txt" in done.stderr and "Traceback" not in done.stderr
 

@@ -1,0 +1,87 @@
+"""How the scene-graph builder's defaults were chosen: a sweep on the tuning homes 100–109.
+
+Oracle perception (ground-truth depth and labels, as ``scene_graph_quality.py``), on homes that are
+neither that benchmark's test homes (200–209) nor the demo's (60). Each parameter that shapes
+objects or rooms is varied one at a time around the defaults; a configuration scores the mean of the
+pooled object F1 (same class, centroid within 0.5 m, one to one) and the share of homes whose room
+count is right. Writes benchmarks/results/scene_graph_tuning.json: every configuration's figures and
+whether the shipped defaults score best.
+
+    python benchmarks/scene_graph_tuning.py [--seeds 100 … 109] [--frames 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+from provenance import machine, save
+
+# One parameter at a time around the defaults (SceneGraphConfig); tuples set several fields together.
+SWEEP = {
+    "object_tolerance_m": [0.08, 0.16],
+    "min_object_voxels": [5, 20],
+    ("min_dilation_m", "max_dilation_m"): [(0.3, 0.7), (0.5, 1.0)],
+    "min_room_area_m2": [0.5, 2.0],
+}
+
+
+def configurations() -> dict[str, dict]:
+    """name -> SceneGraphConfig overrides; "defaults" first."""
+    configs = {"defaults": {}}
+    for key, values in SWEEP.items():
+        names = key if isinstance(key, tuple) else (key,)
+        for value in values:
+            value = value if isinstance(key, tuple) else (value,)
+            configs[", ".join(f"{n}={v}" for n, v in zip(names, value))] = dict(zip(names, value))
+    return configs
+
+
+def score(rows: list[dict]) -> dict:
+    est = sum(r["objects"]["estimated"] for r in rows)
+    gt = sum(r["objects"]["ground_truth"] for r in rows)
+    matched = sum(r["objects"]["matched"] for r in rows)
+    p, r = matched / max(est, 1), matched / max(gt, 1)
+    f1 = 2 * p * r / max(p + r, 1e-12)
+    rooms = sum(row["rooms"]["count_correct"] for row in rows) / len(rows)
+    return {"object_precision": p, "object_recall": r, "object_f1": f1, "room_count_correct": rooms,
+            "score": (f1 + rooms) / 2}  # fmt: skip
+
+
+def main() -> int:
+    from tqdm import tqdm
+
+    from m2h_ros.eval.scene_graph import evaluate_rooms, match_objects, observed_instances, scene_graph_of_frames
+    from m2h_ros.scene_graph.builder import SceneGraphConfig
+    from m2h_ros.synth.generate import SynthConfig, render_scene
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(100, 110)), help="tuning homes")
+    parser.add_argument("--frames", type=int, default=150, help="frames along each home's camera walk")
+    args = parser.parse_args()
+    started = machine()
+    configs = configurations()
+    rows: dict[str, list[dict]] = {name: [] for name in configs}
+    for seed in tqdm(args.seeds, desc="homes", unit="home"):
+        scene, frames = render_scene(seed, SynthConfig(width=320, height=240, frames_per_scene=args.frames))
+        truth, seen = scene.ground_truth(seed), observed_instances(f.instances for f in frames)
+        for name, overrides in configs.items():
+            graph = scene_graph_of_frames(frames, dataclasses.replace(SceneGraphConfig(), **overrides))
+            objects = match_objects(graph, truth, seen)
+            objects.pop("matches")
+            rooms = evaluate_rooms(graph, truth, {f.room for f in frames})
+            rows[name].append({"seed": seed, "objects": objects, "rooms": rooms})
+    table = {name: score(r) for name, r in rows.items()}
+    best = max(table, key=lambda name: table[name]["score"])
+    for name, s in table.items():
+        print(f"{s['score']:.3f}  objects P {s['object_precision']:.2f} R {s['object_recall']:.2f}  rooms "
+              f"{s['room_count_correct']:.0%}  {name}")  # fmt: skip
+    summary = {"best": best, "defaults_score_best": table[best]["score"] == table["defaults"]["score"]}
+    print(json.dumps(summary, indent=2))
+    save("scene_graph_tuning", args, {"summary": summary, "configurations": table, "homes": rows}, started)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

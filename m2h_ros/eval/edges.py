@@ -1,0 +1,246 @@
+"""Edge detection scored by the optimal-dataset-scale F-measure (odsF), under two protocols.
+
+``seism`` (the default; the only one whose figures compare with published odsF): SEISM's contour
+evaluation as the InvPT / MTMamba line runs it on NYUD and PASCAL-Context
+(prismformore/Boundary-Detection-Evaluation-Tools, ``read_one_cont_png`` and ``eval_cont``):
+
+1. the probability as the 8-bit PNG those scripts save stores it: ⌊255·p⌋ / 255;
+2. Dollár's non-maximum suppression, once: orientation from the second derivatives of the map smoothed
+   by a triangle filter of radius 4; a pixel survives unless a bilinear sample one pixel away along
+   the normal beats it ×1.01; responses fade to zero over the 5 pixels along the image border;
+3. for each of SEISM's 101 thresholds (``parameters/HED.txt``: 0.001, 0.01 … 0.99, 0.999) the pixels
+   strictly above it, thinned to one pixel (morphological thinning, MATLAB's ``bwmorph(·, 'thin', Inf)``);
+4. the ground truth as SEISM reads an edge map: its ``seg2bmap`` (pixels that differ from their east,
+   south or south-east neighbour), thinned;
+5. prediction and ground-truth pixels matched one to one within ``max_dist`` × the image diagonal
+   (0.011 for NYUD), as many as possible (``correspondPixels``: its outlier cost makes the assignment
+   maximise the matches);
+6. counts pooled over the dataset per threshold; odsF is the best F over the thresholds.
+
+``fast``: one pass of histograms per image, for periodic validation during training. The probability is
+thinned by a 4-direction non-maximum suppression across the edge instead of 2–3, and pixels are matched
+by distance (a prediction pixel is right if a ground-truth edge lies within the tolerance, a
+ground-truth pixel is found if a prediction does) instead of one to one, over the thresholds 0.01 …
+0.99 (≥). It is lenient on double edges: two parallel responses 2 px apart along one true edge score
+100 where SEISM scores about 67.
+
+Ground-truth pixels marked ``IGNORE`` carry no edge and no prediction in either protocol (SEISM has no
+ignore label; NYUD's edge maps have none).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import maximum_bipartite_matching
+from skimage.morphology import thin
+
+from m2h_ros.data.nyud import IGNORE
+
+SEISM_THRESHOLDS = np.array([0.001, *(np.arange(1, 100) / 100), 0.999])
+FAST_BINS = 100  # the fast protocol's thresholds k / 100, k = 1..99
+
+
+def _as_maps(prob, gt):
+    """(…, H, W) probabilities and ground truth -> pairs of (H, W) numpy arrays."""
+    prob = torch.as_tensor(prob).detach().cpu().float()
+    gt = torch.as_tensor(gt).detach().cpu()
+    return zip(prob.reshape(-1, *prob.shape[-2:]).numpy(), gt.reshape(-1, *gt.shape[-2:]).numpy())
+
+
+def _disk(radius: float) -> np.ndarray:
+    r = math.floor(radius)
+    y, x = np.mgrid[-r : r + 1, -r : r + 1]
+    return x * x + y * y <= radius * radius
+
+
+def ods(thresholds: np.ndarray, precision: np.ndarray, recall: np.ndarray, protocol: str) -> dict[str, float]:
+    """The best F over the thresholds (the dataset-scale optimum), in percent."""
+    f = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    best = int(np.argmax(f))
+    return {"odsF": float(f[best] * 100), "threshold": float(thresholds[best]),
+            "precision": float(precision[best] * 100), "recall": float(recall[best] * 100), "protocol": protocol}  # fmt: skip
+
+
+# -- SEISM ------------------------------------------------------------------------------------------
+def _tri_smooth(image: np.ndarray, radius: int = 4) -> np.ndarray:
+    """Dollár's convTri: a separable triangle filter [1 … r+1 … 1] / (r+1)², mirrored borders."""
+    f = np.concatenate([np.arange(1, radius + 2), np.arange(radius, 0, -1)]).astype(np.float32) / (radius + 1) ** 2
+    return ndimage.convolve1d(ndimage.convolve1d(image, f, axis=0, mode="reflect"), f, axis=1, mode="reflect")
+
+
+def _bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Samples at real (x, y), clamped to the image as the NMS kernel clamps them."""
+    h, w = image.shape
+    x, y = np.clip(x, 0, w - 1.001), np.clip(y, 0, h - 1.001)
+    x0, y0 = x.astype(np.int64), y.astype(np.int64)
+    dx, dy = x - x0, y - y0
+    return (image[y0, x0] * (1 - dx) * (1 - dy) + image[y0, x0 + 1] * dx * (1 - dy)
+            + image[y0 + 1, x0] * (1 - dx) * dy + image[y0 + 1, x0 + 1] * dx * dy)  # fmt: skip
+
+
+def seism_nms(edges: np.ndarray, radius: int = 1, border: int = 5, margin: float = 1.01) -> np.ndarray:
+    """(H, W) edge strength -> the same, thinned across the edge as SEISM's ``read_one_cont_png`` does."""
+    edges = edges.astype(np.float32)
+    gy, gx = np.gradient(_tri_smooth(edges))
+    oxx = np.gradient(gx, axis=1)
+    oxy, oyy = np.gradient(gy, axis=1), np.gradient(gy, axis=0)
+    normal = np.mod(np.arctan(oyy * np.sign(-oxy) / (oxx + 1e-5)), np.pi)
+    h, w = edges.shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    keep = edges > 0
+    for d in (d for d in range(-radius, radius + 1) if d):
+        keep &= ~(edges * margin < _bilinear(edges, x + d * np.cos(normal), y + d * np.sin(normal)))
+    out = np.where(keep, edges, 0).astype(np.float32)
+    s = min(border, w // 2, h // 2)
+    fade = np.arange(s, dtype=np.float32) / s
+    out[:, :s] *= fade
+    out[:, w - s :] *= fade[::-1]
+    out[:s] *= fade[:, None]
+    out[h - s :] *= fade[::-1, None]
+    return out
+
+
+def seg2bmap(seg: np.ndarray) -> np.ndarray:
+    """SEISM's boundary map of a label image: pixels whose east, south or south-east neighbour differs."""
+    east, south, south_east = np.zeros_like(seg), np.zeros_like(seg), np.zeros_like(seg)
+    east[:, :-1], south[:-1], south_east[:-1, :-1] = seg[:, 1:], seg[1:], seg[1:, 1:]
+    b = (seg != east) | (seg != south) | (seg != south_east)
+    b[-1] = seg[-1] != east[-1]
+    b[:, -1] = seg[:, -1] != south[:, -1]
+    b[-1, -1] = False
+    return b
+
+
+class PixelMatcher:
+    """One-to-one matching of prediction pixels to ground-truth pixels within a radius, as SEISM's
+    ``correspondPixels``: its outlier cost makes the assignment the largest matching, found here by
+    Hopcroft–Karp. The graph is built once per image over every pixel a threshold may keep."""
+
+    def __init__(self, candidates: np.ndarray, truth: np.ndarray, radius: float):
+        """candidates, truth: (H, W) masks (every thresholded prediction lies in ``candidates``)."""
+        h, w = truth.shape
+        gt_index = np.full(truth.shape, -1, np.int64)
+        gt_index[truth] = np.arange(int(truth.sum()))
+        self.row = np.full(truth.shape, -1, np.int64)
+        near = candidates & (ndimage.binary_dilation(truth, structure=_disk(radius)) if truth.any() else truth)
+        ys, xs = np.nonzero(near)
+        self.row[ys, xs] = np.arange(len(ys))
+        offsets = np.argwhere(_disk(radius)) - math.floor(radius)
+        ty, tx = ys[:, None] + offsets[None, :, 0], xs[:, None] + offsets[None, :, 1]
+        inside = (ty >= 0) & (ty < h) & (tx >= 0) & (tx < w)
+        gid = np.full(ty.shape, -1, np.int64)
+        gid[inside] = gt_index[ty[inside], tx[inside]]
+        rows, cols = np.nonzero(gid >= 0)
+        self.graph = sparse.csr_matrix((np.ones(len(rows), np.int8), (rows, gid[rows, cols])),
+                                       shape=(len(ys), int(truth.sum())))  # fmt: skip
+
+    def count(self, pred: np.ndarray) -> int:
+        """Matched pairs between the (H, W) mask ``pred`` and the ground truth."""
+        rows = self.row[pred]
+        rows = rows[rows >= 0]
+        if len(rows) == 0 or self.graph.shape[1] == 0:
+            return 0
+        return int((maximum_bipartite_matching(self.graph[rows], perm_type="column") >= 0).sum())
+
+
+class SeismEdgeMeter:
+    """update(prob (…, H, W) edge probability, gt (…, H, W) in {0, 1, IGNORE}); SEISM's odsF (see above)."""
+
+    def __init__(self, max_dist: float = 0.011):
+        self.max_dist, self.thresholds = max_dist, SEISM_THRESHOLDS
+        # per threshold: matched pairs, prediction pixels; ground-truth pixels (one map per image, so a
+        # matched pair counts once for precision and once for recall)
+        self.matched, self.predicted = np.zeros(len(self.thresholds)), np.zeros(len(self.thresholds))
+        self.truth = 0
+
+    def update(self, prob, gt) -> None:
+        for p, g in _as_maps(prob, gt):
+            self._update_one(p, g)
+
+    def _update_one(self, prob: np.ndarray, gt: np.ndarray) -> None:
+        valid = gt != IGNORE
+        truth = thin(seg2bmap((gt == 1) & valid))
+        nms = seism_nms(np.floor(prob * 255) / 255) * valid
+        matcher = PixelMatcher(nms > self.thresholds.min(), truth, self.max_dist * math.hypot(*gt.shape))
+        for k, t in enumerate(self.thresholds):
+            pred = thin(nms > t)
+            self.matched[k] += matcher.count(pred)
+            self.predicted[k] += pred.sum()
+        self.truth += int(truth.sum())
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(thresholds, precision, recall); as SEISM's gather: precision 1 where nothing is predicted."""
+        precision = np.where(self.predicted > 0, self.matched / np.maximum(self.predicted, 1), 1.0)
+        recall = self.matched / self.truth if self.truth else (self.predicted == 0).astype(float)
+        return self.thresholds, precision, recall
+
+    def compute(self) -> dict[str, float]:
+        return ods(*self.curve(), "seism")
+
+
+# -- fast -------------------------------------------------------------------------------------------
+def edge_nms(prob: torch.Tensor) -> torch.Tensor:
+    """(H, W) probabilities -> the same with every pixel that is not a maximum across the edge set to 0."""
+    p = F.avg_pool2d(prob[None, None], 3, 1, 1, count_include_pad=False)[0, 0]  # direction from a smoothed map
+    gy, gx = torch.gradient(p)
+    angle = torch.rad2deg(torch.atan2(gy, gx)) % 180
+    direction = ((angle + 22.5) // 45).long() % 4  # 0: across x, 1: diagonal, 2: across y, 3: anti-diagonal
+    padded = F.pad(prob[None, None], (1, 1, 1, 1))[0, 0]
+    h, w = prob.shape
+    keep = torch.zeros_like(prob, dtype=torch.bool)
+    for d, (dy, dx) in enumerate(((0, 1), (1, 1), (1, 0), (1, -1))):
+        a = padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+        b = padded[1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w]
+        keep |= (direction == d) & (prob >= a) & (prob >= b)
+    return torch.where(keep, prob, torch.zeros_like(prob))
+
+
+class FastEdgeMeter:
+    """update(prob (…, H, W) edge probability, gt (…, H, W) in {0, 1, IGNORE}); the fast protocol's odsF."""
+
+    def __init__(self, max_dist: float = 0.011):
+        self.max_dist = max_dist
+        self.pred_all = np.zeros(FAST_BINS)  # NMS'd prediction pixels by probability bin
+        self.pred_hit = np.zeros(FAST_BINS)  # ... of those, within tolerance of a GT edge
+        self.gt_found = np.zeros(FAST_BINS)  # GT edge pixels by the best probability within tolerance
+        self.gt_total = 0
+
+    def update(self, prob, gt) -> None:
+        for p, g in _as_maps(prob, gt):
+            self._update_one(p, g)
+
+    def _update_one(self, prob: np.ndarray, gt: np.ndarray) -> None:
+        valid = gt != IGNORE
+        edges = (gt == 1) & valid
+        disk = _disk(self.max_dist * math.hypot(*prob.shape))
+        nms = edge_nms(torch.from_numpy(prob)).numpy() * valid
+        near_gt = ndimage.binary_dilation(edges, structure=disk)
+        reach = ndimage.maximum_filter(nms, footprint=disk, mode="constant")
+
+        def hist(values: np.ndarray) -> np.ndarray:
+            return np.bincount(np.clip((values * FAST_BINS).astype(np.int64), 0, FAST_BINS - 1), minlength=FAST_BINS)
+
+        on = nms > 0
+        self.pred_all += hist(nms[on])
+        self.pred_hit += hist(nms[on & near_gt])
+        self.gt_found += hist(reach[edges])
+        self.gt_total += int(edges.sum())
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(thresholds, precision, recall) at 0.01 … 0.99."""
+        above = lambda h: np.cumsum(h[::-1])[::-1][1:]  # noqa: E731 — count with probability >= k / 100
+        thresholds = np.arange(1, FAST_BINS) / FAST_BINS
+        precision = above(self.pred_hit) / np.maximum(above(self.pred_all), 1)
+        recall = above(self.gt_found) / max(self.gt_total, 1)
+        return thresholds, precision, recall
+
+    def compute(self) -> dict[str, float]:
+        return ods(*self.curve(), "fast")
+
+
+EDGE_PROTOCOLS = {"seism": SeismEdgeMeter, "fast": FastEdgeMeter}
