@@ -35,8 +35,8 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numba import njit
 from scipy import ndimage, sparse
-from scipy.sparse.csgraph import maximum_bipartite_matching
 from skimage.morphology import thin
 
 from m2h_ros.data.nyud import IGNORE
@@ -116,10 +116,52 @@ def seg2bmap(seg: np.ndarray) -> np.ndarray:
     return b
 
 
+@njit(cache=True)
+def _augment(indptr, indices, active, match_row, match_col) -> None:
+    """Grow the matching (``match_row``/``match_col``, -1: free) over the ``active`` rows to a maximum one:
+    passes of depth-first searches for augmenting paths from every free active row, the visited marks
+    reset once per pass, until a pass finds none (then no augmenting path is left: Berge)."""
+    n = len(match_row)
+    visited = np.zeros(n, np.int64)
+    stack_row = np.empty(n, np.int64)
+    stack_pos = np.empty(n, np.int64)
+    stamp = 0
+    grown = True
+    while grown:
+        grown = False
+        stamp += 1
+        for root in range(n):
+            if not active[root] or match_row[root] >= 0 or visited[root] == stamp:
+                continue
+            visited[root] = stamp
+            depth = 0
+            stack_row[0], stack_pos[0] = root, indptr[root]
+            while depth >= 0:
+                r = stack_row[depth]
+                if stack_pos[depth] == indptr[r + 1]:
+                    depth -= 1
+                    continue
+                c = indices[stack_pos[depth]]
+                stack_pos[depth] += 1
+                owner = match_col[c]
+                if owner < 0:  # a free column: flip the path
+                    for k in range(depth, -1, -1):
+                        rk = stack_row[k]
+                        ck = indices[stack_pos[k] - 1]
+                        match_row[rk], match_col[ck] = ck, rk
+                    grown = True
+                    break
+                if active[owner] and visited[owner] != stamp:
+                    visited[owner] = stamp
+                    depth += 1
+                    stack_row[depth], stack_pos[depth] = owner, indptr[owner]
+
+
 class PixelMatcher:
     """One-to-one matching of prediction pixels to ground-truth pixels within a radius, as SEISM's
-    ``correspondPixels``: its outlier cost makes the assignment the largest matching, found here by
-    Hopcroft–Karp. The graph is built once per image over every pixel a threshold may keep."""
+    ``correspondPixels``: its outlier cost makes the assignment the largest matching. The graph is built
+    once per image over every pixel a threshold may keep; from one threshold to the next the matching
+    keeps the pairs whose pixels remain and is grown to a maximum again by augmenting paths."""
 
     def __init__(self, candidates: np.ndarray, truth: np.ndarray, radius: float):
         """candidates, truth: (H, W) masks (every thresholded prediction lies in ``candidates``)."""
@@ -136,16 +178,22 @@ class PixelMatcher:
         gid = np.full(ty.shape, -1, np.int64)
         gid[inside] = gt_index[ty[inside], tx[inside]]
         rows, cols = np.nonzero(gid >= 0)
-        self.graph = sparse.csr_matrix((np.ones(len(rows), np.int8), (rows, gid[rows, cols])),
-                                       shape=(len(ys), int(truth.sum())))  # fmt: skip
+        graph = sparse.csr_matrix((np.ones(len(rows), np.int8), (rows, gid[rows, cols])),
+                                  shape=(len(ys), int(truth.sum())))  # fmt: skip
+        self.indptr, self.indices = graph.indptr.astype(np.int64), graph.indices.astype(np.int64)
+        self.match_row = np.full(len(ys), -1, np.int64)
+        self.match_col = np.full(graph.shape[1], -1, np.int64)
 
     def count(self, pred: np.ndarray) -> int:
-        """Matched pairs between the (H, W) mask ``pred`` and the ground truth."""
+        """Matched pairs between the (H, W) mask ``pred`` and the ground truth (a maximum matching)."""
+        active = np.zeros(len(self.match_row), np.bool_)
         rows = self.row[pred]
-        rows = rows[rows >= 0]
-        if len(rows) == 0 or self.graph.shape[1] == 0:
-            return 0
-        return int((maximum_bipartite_matching(self.graph[rows], perm_type="column") >= 0).sum())
+        active[rows[rows >= 0]] = True
+        gone = (self.match_row >= 0) & ~active
+        self.match_col[self.match_row[gone]] = -1
+        self.match_row[gone] = -1
+        _augment(self.indptr, self.indices, active, self.match_row, self.match_col)
+        return int((self.match_row >= 0).sum())
 
 
 class SeismEdgeMeter:
@@ -167,8 +215,8 @@ class SeismEdgeMeter:
         truth = thin(seg2bmap((gt == 1) & valid))
         nms = seism_nms(np.floor(prob * 255) / 255) * valid
         matcher = PixelMatcher(nms > self.thresholds.min(), truth, self.max_dist * math.hypot(*gt.shape))
-        for k, t in enumerate(self.thresholds):
-            pred = thin(nms > t)
+        for k in np.argsort(self.thresholds)[::-1]:  # high to low: each matching grows from the last
+            pred = thin(nms > self.thresholds[k])
             self.matched[k] += matcher.count(pred)
             self.predicted[k] += pred.sum()
         self.truth += int(truth.sum())

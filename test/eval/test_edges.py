@@ -111,6 +111,25 @@ def test_pixel_matcher_finds_the_largest_one_to_one_matching():
         assert PixelMatcher(pred, truth, radius).count(pred) == int((cost[rows, cols] < 1e6).sum())
 
 
+def _largest_matching(pred, truth, radius):
+    p, g = np.argwhere(pred), np.argwhere(truth)
+    if not len(p) or not len(g):
+        return 0
+    cost = np.where(np.linalg.norm(p[:, None] - g[None], axis=-1) <= radius, 0.0, 1.0)
+    rows, cols = linear_sum_assignment(cost)
+    return int((cost[rows, cols] == 0).sum())
+
+
+def test_pixel_matcher_stays_maximum_as_thresholds_fall_and_pixels_come_and_go():
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        prob, truth = rng.random((30, 40)), rng.random((30, 40)) < 0.1
+        matcher = PixelMatcher(prob > 0, truth, 1.5)
+        for t in np.linspace(0.95, 0.05, 10):
+            pred = (prob > t) & (rng.random((30, 40)) < 0.9)  # not nested: as thinning drops pixels
+            assert matcher.count(pred) == _largest_matching(pred, truth, 1.5)
+
+
 def test_seism_perfect_and_shifted_edges_score_near_100_and_no_edges_score_0():
     scores = {}
     # SEISM thins seg2bmap's two-pixel band to its west column: the truth lies at 159.
