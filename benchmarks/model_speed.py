@@ -164,7 +164,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="224×224 only and 3 repetitions")
     parser.add_argument("--variants", nargs="+", help="only these variants")
     parser.add_argument("--sizes", nargs="+", help="only these input sizes, as HxW (e.g. 224x298)")
-    parser.add_argument("--reps", type=int, default=None, help="timed repetitions (default 10; 3 for the full-size variants)")
+    parser.add_argument("--reps", type=int, default=None, help="timed runs (default 10; 3 for full-size variants)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="model_speed", help="result name under benchmarks/results/")
     parser.add_argument("--one", nargs=4, metavar=("VARIANT", "H", "W", "BACKEND"), help=argparse.SUPPRESS)
