@@ -28,7 +28,7 @@ from m2h_ros.scene_graph.graph import (
 )
 from m2h_ros.scene_graph.objects import ObjectTracker, SceneObject
 from m2h_ros.scene_graph.places import FloorGrid, extract_places, segment_rooms
-from m2h_ros.scene_graph.voxel_map import SemanticVoxelMap
+from m2h_ros.scene_graph.voxel_map import Occupancy, SemanticVoxelMap
 
 
 @dataclass
@@ -40,8 +40,11 @@ class SceneGraphConfig:
     max_voxels: int = 1_000_000
     decay_s: float = 60.0  # evidence half-life ≈ 0.7 decay_s
     min_hits: int = 2  # observations before a voxel counts
+    free_space_margin_m: float = 0.1  # a voxel this far in front of a later-seen surface was seen through ...
+    free_space_margin_rel: float = 0.1  # ... plus this share of that surface's range (learned depth's error)
     object_tolerance_m: float = 0.12  # Euclidean clustering distance, metres
     min_object_voxels: int = 10
+    min_object_observations: int = 2  # updates a cluster must be found in before it is an object
     floor_cell_m: float = 0.1
     max_obstacle_height_m: float = 1.8  # above the floor; higher points never block places
     place_spacing_m: float = 0.5
@@ -57,20 +60,32 @@ class SceneGraphConfig:
             check(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
         check(self.min_dilation_m < self.max_dilation_m, "min_dilation_m", "must be below max_dilation")
         check(self.min_object_voxels >= 1, "min_object_voxels", "must be >= 1")
+        check(self.min_object_observations >= 1, "min_object_observations", "must be >= 1")
+        check(self.free_space_margin_m >= 0 and 0 <= self.free_space_margin_rel < 1, "free_space_margin_m",
+              "must be >= 0 and free_space_margin_rel within [0, 1)")  # fmt: skip
 
 
 class SceneGraphBuilder:
     def __init__(self, config: SceneGraphConfig | None = None):
         self.config = cfg = config or SceneGraphConfig()
         self.space = get_label_space(cfg.label_space)
-        self.map = SemanticVoxelMap(len(self.space), cfg.voxel_size_m, cfg.window_radius_m, cfg.max_voxels, cfg.decay_s)
-        self.objects = ObjectTracker(set(self.space.object_labels), cfg.object_tolerance_m, cfg.min_object_voxels)
+        occupancy = Occupancy(margin_m=cfg.free_space_margin_m, margin_rel=cfg.free_space_margin_rel)
+        self.map = SemanticVoxelMap(len(self.space), cfg.voxel_size_m, cfg.window_radius_m, cfg.max_voxels, cfg.decay_s,
+                                    occupancy)  # fmt: skip
+        self.objects = ObjectTracker(
+            set(self.space.object_labels),
+            cfg.object_tolerance_m,
+            cfg.min_object_voxels,
+            cfg.min_object_observations,
+            cfg.window_radius_m,
+        )
         self.grid = FloorGrid(cfg.floor_cell_m, cfg.max_obstacle_height_m)
         self._floor = np.array(sorted(self.space.ground_labels), np.int64)
         self._skip = np.array([i for i, n in enumerate(self.space.names) if n == "ceiling"], np.int64)
         self._wall = np.array([i for i, n in enumerate(self.space.names) if n == "wall"], np.int64)
         self._floor_heights: list[float] = []
         self.clouds = 0
+        self.sensor: np.ndarray | None = None  # the last cloud's
 
     @property
     def floor_z(self) -> float:
@@ -87,6 +102,7 @@ class SceneGraphBuilder:
         ok = np.isfinite(points).all(1) & (labels >= 0)
         points, labels = points[ok], labels[ok]
         self.map.integrate(points, labels, stamp, sensor)
+        self.sensor = np.asarray(sensor, float)
         floor = np.isin(labels, self._floor)
         if floor.any():
             self._floor_heights = [*self._floor_heights[-199:], float(np.median(points[floor, 2]))]
@@ -107,7 +123,7 @@ class SceneGraphBuilder:
         """The scene graph from everything integrated so far."""
         cfg = self.config
         centers, labels, _ = self.map.voxels(cfg.min_hits)
-        objects = self.objects.update(centers, labels, stamp)
+        objects = self.objects.update(centers, labels, stamp, self.sensor)
         raster = self.grid.raster()
         places = extract_places(raster, cfg.place_spacing_m, cfg.min_clearance_m)
         rooms = segment_rooms(raster, places, cfg.min_dilation_m, cfg.max_dilation_m, cfg.min_room_area_m2)

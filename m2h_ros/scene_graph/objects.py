@@ -5,9 +5,13 @@ Each update clusters the voxels of every object label by Euclidean distance (ope
 smaller than ``min_voxels``, and associates each cluster with an existing object of the same label
 whose axis-aligned box contains the cluster's centroid or whose centroid the cluster's box contains
 (Hydra's containment test, applied both ways), or whose box overlaps the cluster's by more than half of
-the smaller box (a partial view that grew). Unmatched clusters become new objects. Objects of one label
-that come to satisfy the same test are merged (the older id survives). Objects whose
-voxels left the map stay in the graph, inactive, with their last geometry.
+the smaller box (a partial view that grew). Unmatched clusters become candidates, confirmed as objects
+once they were found in ``min_observations`` updates; a candidate missing from an update is forgotten
+(on learned depth most spurious clusters live for a few clouds, until the space is seen through).
+Objects of one label that come to satisfy the same test are merged (the older id survives). A confirmed
+object whose cluster is gone while it lies within the map's window around the sensor is forgotten too
+(its space was seen through or relabelled); one whose voxels were archived beyond the window stays in
+the graph, inactive, with its last geometry.
 """
 
 from __future__ import annotations
@@ -60,14 +64,19 @@ def euclidean_clusters(points: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 class ObjectTracker:
-    def __init__(self, object_labels: set[int], tolerance: float, min_voxels: int, margin: float = 0.05):
+    def __init__(self, object_labels: set[int], tolerance: float, min_voxels: int, min_observations: int = 1,
+                 window_radius: float = np.inf, margin: float = 0.05):  # fmt: skip
         self.object_labels = set(object_labels)
         self.tolerance, self.min_voxels, self.margin = tolerance, min_voxels, margin
+        self.min_observations, self.window_radius = min_observations, window_radius
         self.objects: dict[int, SceneObject] = {}
         self.next_id = 0
 
-    def update(self, centers: np.ndarray, labels: np.ndarray, stamp: float) -> dict[int, SceneObject]:
-        """Re-cluster the map's voxels (centres (M, 3), labels (M,)) and update the objects."""
+    def update(self, centers: np.ndarray, labels: np.ndarray, stamp: float, sensor: np.ndarray | None = None
+               ) -> dict[int, SceneObject]:  # fmt: skip
+        """Re-cluster the map's voxels (centres (M, 3), labels (M,)) and update the objects; returns the
+        confirmed ones. An object missing from the clusters is forgotten when it was a candidate or lies
+        within ``window_radius`` of ``sensor`` (the map still holds that space), and archived otherwise."""
         matched: set[int] = set()
         for label in sorted(self.object_labels & set(np.unique(labels).tolist())):
             pts = centers[labels == label]
@@ -76,12 +85,19 @@ class ObjectTracker:
                 members = pts[cluster == c]
                 if len(members) >= self.min_voxels:
                     matched.add(self._associate(label, members, stamp, matched))
-        for obj in self.objects.values():
-            obj.active = obj.id in matched
-            if not obj.active:
-                obj.voxels = obj.voxels[:0]  # archived: keep the geometry, not the voxels
+        for obj in list(self.objects.values()):
+            if obj.id in matched:
+                continue
+            # Lost near the sensor: its space was seen through or relabelled, not archived.
+            if obj.active and (obj.observations < self.min_observations or self._near(obj, sensor)):
+                del self.objects[obj.id]
+            elif obj.active:
+                obj.active, obj.voxels = False, obj.voxels[:0]  # archived: keep the geometry, not the voxels
         self._merge_duplicates()
-        return self.objects
+        return {i: o for i, o in self.objects.items() if o.observations >= self.min_observations}
+
+    def _near(self, obj: SceneObject, sensor: np.ndarray | None) -> bool:
+        return sensor is not None and float(np.linalg.norm(obj.centroid - sensor)) < self.window_radius
 
     def _associate(self, label: int, members: np.ndarray, stamp: float, taken: set[int]) -> int:
         lo, hi = members.min(0), members.max(0)

@@ -7,6 +7,7 @@ import pytest
 
 from m2h_ros.labels import SYNTHETIC
 from m2h_ros.scene_graph.builder import SceneGraphBuilder, SceneGraphConfig
+from m2h_ros.scene_graph.free_space import RangeImage
 from m2h_ros.scene_graph.graph import BUILDINGS, OBJECTS, PLACES, ROOMS, SceneGraph, node_id, symbol
 from m2h_ros.scene_graph.objects import ObjectTracker
 from m2h_ros.scene_graph.voxel_map import SemanticVoxelMap, pack, unpack
@@ -85,10 +86,58 @@ def test_partial_views_of_one_object_are_merged():
 
 
 def test_archived_objects_stay_inactive_in_the_graph():
-    tracker = ObjectTracker({CHAIR}, tolerance=0.12, min_voxels=10)
+    tracker = ObjectTracker({CHAIR}, tolerance=0.12, min_voxels=10, window_radius=5.0)
     tracker.update(box_points([0, 0, 0], [0.4, 0.4, 0.9]), np.full(2000, CHAIR), 1.0)
-    objs = tracker.update(np.zeros((0, 3)), np.zeros(0, int), 2.0)
+    objs = tracker.update(np.zeros((0, 3)), np.zeros(0, int), 2.0, sensor=np.array([9.0, 0.0, 1.0]))
     assert len(objs) == 1 and not objs[0].active and objs[0].last_seen == 1.0
+
+
+def test_objects_are_confirmed_in_their_second_update_and_forgotten_when_lost_near_the_sensor():
+    tracker = ObjectTracker({CHAIR}, tolerance=0.12, min_voxels=10, min_observations=2, window_radius=5.0)
+    chair, sensor = box_points([0, 0, 0], [0.4, 0.4, 0.9]), np.array([2.0, 0.0, 1.0])
+    assert tracker.update(chair, np.full(2000, CHAIR), 1.0, sensor) == {}  # a candidate
+    assert tracker.update(np.zeros((0, 3)), np.zeros(0, int), 2.0, sensor) == {} and tracker.objects == {}
+    for t in (3.0, 4.0):
+        objs = tracker.update(chair, np.full(2000, CHAIR), t, sensor)
+    assert len(objs) == 1 and next(iter(objs.values())).observations == 2
+    # its voxels vanish while the sensor is 2 m away (seen through): forgotten, not archived
+    assert tracker.update(np.zeros((0, 3)), np.zeros(0, int), 5.0, sensor) == {}
+
+
+def _wall_cloud(x: float) -> np.ndarray:
+    """A wall at ``x`` metres in front of a sensor at the origin, seen over ±30° both ways at 0.25° (as a
+    240×240 camera would see it)."""
+    a = np.tan(np.radians(np.arange(-30, 30, 0.25)))
+    y, z = np.meshgrid(a * x, a * x)
+    return np.column_stack([np.full(y.size, x), y.ravel(), z.ravel()])
+
+
+def test_the_range_image_clears_only_space_in_front_of_the_nearest_surface_of_each_direction():
+    origin = np.zeros(3)
+    image = RangeImage(np.concatenate([_wall_cloud(4.0), [[1.5, 0.0, 0.0]]]), origin, bin_rad=0.01)
+    probes = np.array([[1.0, 0.2, 0.0], [1.0, 0.0, 0.0], [3.0, 0.5, 0.0], [3.8, 0.5, 0.0], [5.0, 0.5, 0.0],
+                       [-3.0, 0.0, 0.0]])  # fmt: skip
+    # in front of the wall; in front of the near point; in front; within the margin; behind; never looked at
+    np.testing.assert_array_equal(image.seen_through(probes, margin_m=0.1, margin_rel=0.05),
+                                  [True, True, True, False, False, False])  # fmt: skip
+    assert not image.seen_through(np.array([[1.6, 0.0, 0.0]]), 0.1, 0.0)[0]  # behind the near point's range
+
+
+def test_a_voxel_seen_through_later_loses_its_occupancy_and_the_surface_behind_it_stays():
+    m = SemanticVoxelMap(num_labels=3, voxel_size=0.1, window_radius=20.0, max_voxels=10**6, decay_s=60.0)
+    origin = np.zeros(3)
+    ghost = np.array([[2.05, 0.05, 0.05]])  # a depth error: a point in the middle of the room
+    m.integrate(np.repeat(ghost, 5, 0), np.full(5, 1), 0.0, origin)
+    m.integrate(np.repeat(ghost, 5, 0), np.full(5, 1), 0.1, origin)
+    assert len(m.voxels(min_hits=2)[0]) == 1
+    for t in range(1, 6):  # two hits (log-odds 1.7) outweighed by five misses (0.4 each)
+        m.integrate(_wall_cloud(4.0), np.full(240 * 240, 2), float(t), origin)
+    centers, labels, _ = m.voxels(min_hits=2)
+    assert not np.any(np.all(np.abs(centers - ghost) < 0.05, axis=1))  # cleared
+    assert len(centers) > 100 and np.all(labels == 2) and np.all(np.abs(centers[:, 0] - 4.05) < 0.06)
+    for t in range(6, 12):  # seen through again and again, down to the clamp: dropped from the map
+        m.integrate(_wall_cloud(4.0), np.full(240 * 240, 2), float(t), origin)
+    assert pack(np.floor(ghost / 0.1)).item() not in m._index
 
 
 def two_room_scan(builder, frames=5):
@@ -108,6 +157,7 @@ def two_room_scan(builder, frames=5):
 def test_builder_finds_two_rooms_joined_by_a_door_and_the_chair_in_one():
     builder = SceneGraphBuilder(SceneGraphConfig())
     two_room_scan(builder)
+    builder.update(4.0)  # objects are confirmed in their second update
     g = builder.update(5.0)
     rooms, places, objects = g.layer(ROOMS), g.layer(PLACES), g.layer(OBJECTS)
     assert len(g.layer(BUILDINGS)) == 1 and len(rooms) == 2 and len(objects) == 1
@@ -125,6 +175,7 @@ def test_builder_finds_two_rooms_joined_by_a_door_and_the_chair_in_one():
 def test_graph_json_roundtrip_and_atomic_save(tmp_path):
     builder = SceneGraphBuilder(SceneGraphConfig())
     two_room_scan(builder, frames=2)
+    builder.update(1.0)
     g = builder.update(2.0)
     path = g.save(tmp_path / "graph.json")
     back = SceneGraph.load(path)
@@ -140,6 +191,7 @@ def test_spark_dsg_export_loads_back_in_hydras_layers_with_labels_and_attributes
     dsg = pytest.importorskip("spark_dsg")
     builder = SceneGraphBuilder(SceneGraphConfig())
     two_room_scan(builder, frames=2)
+    builder.update(1.0)
     g = builder.update(2.0)
     path = g.save(tmp_path / f"graph{suffix}", label_names=list(SYNTHETIC.names))
     loaded = dsg.DynamicSceneGraph.load(str(path))
