@@ -24,6 +24,7 @@ class RangeImage:
         self.range = np.full(self.n_az * self.n_el, np.inf, np.float32)
         bins, r = self._bins(points)
         np.minimum.at(self.range, bins, r.astype(np.float32))
+        self.reach = float(r.max()) if len(r) else 0.0  # the farthest point's range
 
     def _bins(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N,) bin index and (N,) range of world points (N, 3)."""

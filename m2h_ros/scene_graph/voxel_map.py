@@ -161,12 +161,9 @@ class SemanticVoxelMap:
         if not len(live):
             return 0
         occ = self.occupancy
-        reach = np.sqrt(_sq_dist(points, sensor).max())
-        near = live[_sq_dist(self.center[live], sensor) < reach**2]
-        seen_through = RangeImage(points, sensor, occ.bin_rad).seen_through(
-            self.center[near], occ.margin_m, occ.margin_rel
-        )
-        through = near[seen_through]
+        image = RangeImage(points, sensor, occ.bin_rad)
+        near = live[_sq_dist(self.center[live], sensor) < image.reach**2]
+        through = near[image.seen_through(self.center[near], occ.margin_m, occ.margin_rel)]
         self.log_odds[through] = np.maximum(self.log_odds[through] + occ.miss, occ.min)
         gone = np.flatnonzero(self.log_odds[live] <= occ.min)
         if len(gone):
