@@ -108,6 +108,10 @@ PARAMETERS = {
 }
 
 
+def _median_ms(times: collections.deque) -> str:
+    return f"{np.percentile(times, 50):.1f}" if times else "0.0"
+
+
 @dataclass
 class PendingCloud:
     msg: PointCloud2
@@ -122,6 +126,7 @@ class SceneGraphNode(Node):
         self.lock = threading.Lock()
         self.counts: collections.Counter = collections.Counter()
         self.update_ms: collections.deque = collections.deque(maxlen=100)
+        self.integrate_ms: collections.deque = collections.deque(maxlen=100)
         self.pending: collections.deque = collections.deque(maxlen=100)
         self.poses: collections.deque = collections.deque(maxlen=2000)  # (stamp, 4×4 camera-to-world)
         self.graph = SceneGraph(frame_id=cfg.world_frame, label_space=cfg.graph.label_space)
@@ -221,11 +226,13 @@ class SceneGraphNode(Node):
             self.get_logger().warning(f"cloud rejected: {e}", throttle_duration_sec=5.0)
             return
         xyz = np.stack([cloud["x"], cloud["y"], cloud["z"]], axis=1).astype(np.float64)
+        t0 = time.perf_counter()
         with self.lock:
             self.builder.integrate(xyz @ T[:3, :3].T + T[:3, 3], cloud["label"], conv.stamp_seconds(msg.header),
                                    T[:3, 3])  # fmt: skip
             self.counts["clouds_integrated"] += 1
             self.last_stamp = conv.stamp_seconds(msg.header)
+        self.integrate_ms.append((time.perf_counter() - t0) * 1e3)
 
     # -- graph --------------------------------------------------------------------------------------
     def _update(self) -> None:
@@ -270,10 +277,10 @@ class SceneGraphNode(Node):
             counts = dict(self.counts)
             layers = self.graph.counts()
             voxels = len(self.builder.map)
-        upd = np.array(self.update_ms) if self.update_ms else np.zeros(1)
         values = {**{k: str(v) for k, v in sorted(counts.items())}, **{k: str(v) for k, v in layers.items()},
                   "voxels": str(voxels), "pending_clouds": str(len(self.pending)), "pose_source": self.pose_source,
-                  "update_p50_ms": f"{np.percentile(upd, 50):.1f}"}  # fmt: skip
+                  "update_p50_ms": _median_ms(self.update_ms),
+                  "integrate_p50_ms": _median_ms(self.integrate_ms)}  # fmt: skip
         dropped = counts.get("dropped_no_pose", 0) + sum(v for k, v in counts.items() if k.startswith("rejected_"))
         status = DiagnosticStatus(
             level=DiagnosticStatus.WARN if dropped else DiagnosticStatus.OK, name=f"{self.get_name()}: scene graph",

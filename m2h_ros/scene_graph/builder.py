@@ -43,7 +43,7 @@ class SceneGraphConfig:
     free_space_margin_m: float = 0.1  # a voxel this far in front of a later-seen surface was seen through ...
     free_space_margin_rel: float = 0.1  # ... plus this share of that surface's range (learned depth's error)
     object_tolerance_m: float = 0.12  # Euclidean clustering distance, metres
-    min_object_voxels: int = 10
+    min_object_voxels: int = 20  # smaller clusters are mostly fragments of misplaced learned depth
     min_object_observations: int = 2  # updates a cluster must be found in before it is an object
     floor_cell_m: float = 0.1
     max_obstacle_height_m: float = 1.8  # above the floor; higher points never block places
