@@ -143,20 +143,34 @@ def extract_places(raster: FloorRaster, spacing: float, min_clearance: float) ->
     ci = bi * block + best[bi, bj] // block
     cj = bj * block + best[bi, bj] % block
     positions = origin + (np.stack([ci, cj], 1) + 0.5) * cell
-    edges = []
+    return PlaceGraph(positions, best_clear[bi, bj], _free_links(clearance, bi, bj, ci, cj, index))
+
+
+def _free_links(clearance: np.ndarray, bi: np.ndarray, bj: np.ndarray, ci: np.ndarray, cj: np.ndarray,
+                index: np.ndarray) -> np.ndarray:  # fmt: skip
+    """(E, 2) pairs of places in neighbouring blocks whose straight segment, sampled once per cell of
+    its longer axis, stays in free space. Places: block (bi, bj), cell (ci, cj); ``index``: the place
+    of each block (-1: none). All segments at once: an update links a thousand pairs."""
+    bh, bw = index.shape
+    pairs = []
     for di, dj in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        for a in range(len(bi)):
-            ni, nj = bi[a] + di, bj[a] + dj
-            if not (0 <= ni < bh and 0 <= nj < bw) or index[ni, nj] < 0:
-                continue
-            b = index[ni, nj]
-            n = int(max(abs(ci[b] - ci[a]), abs(cj[b] - cj[a]))) + 1
-            li = np.round(np.linspace(ci[a], ci[b], n)).astype(int)
-            lj = np.round(np.linspace(cj[a], cj[b], n)).astype(int)
-            along = clearance[li, lj]
-            if along.min() > 0:
-                edges.append((a, b))
-    return PlaceGraph(positions, best_clear[bi, bj], np.array(edges, np.int64).reshape(-1, 2))
+        ni, nj = bi + di, bj + dj
+        ok = (ni >= 0) & (ni < bh) & (nj >= 0) & (nj < bw)
+        a = np.flatnonzero(ok)
+        b = index[ni[ok], nj[ok]]
+        pairs.append(np.stack([a[b >= 0], b[b >= 0]], 1))
+    pairs = np.concatenate(pairs)
+    if not len(pairs):
+        return np.zeros((0, 2), np.int64)
+    a, b = pairs[:, 0], pairs[:, 1]
+    n = np.maximum(abs(ci[b] - ci[a]), abs(cj[b] - cj[a])) + 1
+    k = np.minimum(np.arange(n.max())[None, :], (n - 1)[:, None]).astype(float)
+
+    def along(c: np.ndarray) -> np.ndarray:
+        start, stop = c[a].astype(float)[:, None], c[b].astype(float)[:, None]
+        return np.round(k * ((stop - start) / (n - 1)[:, None]) + start).astype(int)
+
+    return pairs[clearance[along(ci), along(cj)].min(1) > 0]
 
 
 def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float, max_dilation: float,

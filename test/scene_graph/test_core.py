@@ -10,6 +10,7 @@ from m2h_ros.scene_graph.builder import SceneGraphBuilder, SceneGraphConfig
 from m2h_ros.scene_graph.free_space import RangeImage
 from m2h_ros.scene_graph.graph import BUILDINGS, OBJECTS, PLACES, ROOMS, SceneGraph, node_id, symbol
 from m2h_ros.scene_graph.objects import ObjectTracker
+from m2h_ros.scene_graph.places import FloorRaster, extract_places
 from m2h_ros.scene_graph.voxel_map import SemanticVoxelMap, pack, unpack
 
 CHAIR, TABLE, FLOOR, WALL = (SYNTHETIC.id(n) for n in ("chair", "table", "floor", "wall"))
@@ -170,6 +171,32 @@ def test_builder_finds_two_rooms_joined_by_a_door_and_the_chair_in_one():
     assert len(adjacent) == 1  # the two rooms, through the door
     assert all(g.parent(r.id) == node_id(BUILDINGS, 0) for r in rooms)
     assert builder.floor_z == pytest.approx(0.0)
+
+
+def test_places_link_across_a_wall_only_through_its_door_and_exactly_where_the_segment_is_free():
+    free = np.ones((40, 60), bool)
+    free[:, 29:31] = False  # a wall across the floor ...
+    free[18:24, 29:31] = True  # ... with a door
+    free[5:9, 5:12] = False  # and a cupboard
+    places = extract_places(FloorRaster(free, free, np.zeros(2), 0.1), spacing=0.5, min_clearance=0.1)
+    cells = np.floor(places.positions / 0.1).astype(int)
+    a, b = places.edges.T
+    crossing = (cells[a, 1] < 29) != (cells[b, 1] < 29)
+    assert crossing.any() and (~crossing).sum() > 50
+    for i, j in places.edges[crossing]:  # rows where each crossing link meets the wall: inside the door
+        t = (29.5 - cells[i, 1]) / (cells[j, 1] - cells[i, 1])
+        assert 18 <= cells[i, 0] + t * (cells[j, 0] - cells[i, 0]) < 24
+    clearance = np.where(free, 1.0, 0.0)
+    block = 5
+    expected = set()  # the definition, pair by pair: neighbouring blocks, every cell on the segment free
+    for p in range(len(places)):
+        for q in range(len(places)):
+            near = np.abs(cells[p] // block - cells[q] // block).max() == 1
+            n = np.abs(cells[q] - cells[p]).max() + 1
+            line = np.round(np.linspace(cells[p], cells[q], n)).astype(int)
+            if near and clearance[line[:, 0], line[:, 1]].min() > 0:
+                expected.add((min(p, q), max(p, q)))
+    assert {(min(i, j), max(i, j)) for i, j in places.edges.tolist()} == expected
 
 
 def test_graph_json_roundtrip_and_atomic_save(tmp_path):
