@@ -40,8 +40,8 @@ class SceneGraphConfig:
     max_voxels: int = 1_000_000
     decay_s: float = 60.0  # evidence half-life ≈ 0.7 decay_s
     min_hits: int = 2  # observations before a voxel counts
-    free_space_margin_m: float = 0.1  # a voxel this far in front of a later-seen surface was seen through ...
-    free_space_margin_rel: float = 0.1  # ... plus this share of that surface's range (learned depth's error)
+    free_space_margin_m: float = 0.1  # a voxel (or wall cell) this far in front of a later-seen surface was ...
+    free_space_margin_rel: float = 0.1  # ... seen through, plus this share of that surface's range (depth error)
     object_tolerance_m: float = 0.12  # Euclidean clustering distance, metres
     min_object_voxels: int = 20  # smaller clusters are mostly fragments of misplaced learned depth
     min_object_observations: int = 2  # updates a cluster must be found in before it is an object
@@ -79,7 +79,8 @@ class SceneGraphBuilder:
             cfg.min_object_observations,
             cfg.window_radius_m,
         )
-        self.grid = FloorGrid(cfg.floor_cell_m, cfg.max_obstacle_height_m)
+        self.grid = FloorGrid(cfg.floor_cell_m, cfg.max_obstacle_height_m, margin_m=cfg.free_space_margin_m,
+                              margin_rel=cfg.free_space_margin_rel)  # fmt: skip
         self._floor = np.array(sorted(self.space.ground_labels), np.int64)
         self._skip = np.array([i for i, n in enumerate(self.space.names) if n == "ceiling"], np.int64)
         self._wall = np.array([i for i, n in enumerate(self.space.names) if n == "wall"], np.int64)
@@ -106,7 +107,8 @@ class SceneGraphBuilder:
         floor = np.isin(labels, self._floor)
         if floor.any():
             self._floor_heights = [*self._floor_heights[-199:], float(np.median(points[floor, 2]))]
-        self.grid.integrate(points, floor, np.isin(labels, self._wall), np.isin(labels, self._skip), self.floor_z)
+        self.grid.integrate(points, floor, np.isin(labels, self._wall), np.isin(labels, self._skip), self.floor_z,
+                            self.sensor)  # fmt: skip
         self.clouds += 1
 
     def restore(self, graph: SceneGraph) -> None:

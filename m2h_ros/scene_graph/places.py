@@ -7,7 +7,11 @@ does the same in the floor plane, which is cheaper and robust with monocular dep
 1. :class:`FloorGrid`: cells of ``cell`` metres record how often floor was seen in them (free), how
    often an obstacle (a point between ``min_height`` and ``max_height`` above the floor that is not floor
    or ceiling) and how often a wall. Rays are not traced: in the floor plane a ray over a table would
-   clear the table's cells.
+   clear the table's cells. Walls are the exception, since a wall stands from floor to ceiling: a cell
+   that a cloud saw past (a point of any height farther away in the cell's direction from the camera)
+   holds no wall there, so a cell is a wall only where more clouds put wall points in it than saw past
+   it. Learned wall depth varies from view to view; this keeps the walls that no other view contradicts.
+   Half-height walls and glass are not room boundaries under this rule.
 2. :func:`extract_places`: clearance = distance from each free cell to the nearest cell that is
    occupied or unknown; one place per ``spacing`` block at the block's cell of largest clearance, if
    that clearance is at least ``min_clearance``; places in neighbouring blocks are connected when the
@@ -58,14 +62,25 @@ class PlaceGraph:
         return len(self.positions)
 
 
-class FloorGrid:
-    """Sparse counts of free and occupied observations per floor cell."""
+def _cells(keys: np.ndarray) -> np.ndarray:
+    """(N, 2) cell indices of packed (N,) keys."""
+    return np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1) - _OFFSET
 
-    def __init__(self, cell: float, max_height: float, min_height: float = 0.1, max_cells: int = 4_000_000):
+
+class FloorGrid:
+    """Sparse counts of free and occupied observations per floor cell. Seeing past a wall cell is judged
+    per direction bin of ``bin_rad`` radians around the camera, ``margin_m`` + ``margin_rel`` × range short
+    of the farthest point of the bin."""
+
+    def __init__(self, cell: float, max_height: float, min_height: float = 0.1, max_cells: int = 4_000_000,
+                 bin_rad: float = 0.01, margin_m: float = 0.1, margin_rel: float = 0.1):  # fmt: skip
         self.cell, self.min_height, self.max_height, self.max_cells = cell, min_height, max_height, max_cells
-        self.free: dict[int, int] = {}
+        self.bin_rad, self.margin_m, self.margin_rel = bin_rad, margin_m, margin_rel
+        self.free: dict[int, int] = {}  # counts of points
         self.occupied: dict[int, int] = {}
         self.wall: dict[int, int] = {}
+        self.wall_views: dict[int, int] = {}  # counts of clouds
+        self.seen_past: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self.free.keys() | self.occupied.keys())
@@ -81,33 +96,58 @@ class FloorGrid:
             table[k] = table.get(k, 0) + c
 
     def integrate(self, points: np.ndarray, floor_mask: np.ndarray, wall_mask: np.ndarray, skip_mask: np.ndarray,
-                  floor_z: float) -> None:  # fmt: skip
-        """World points (N, 3); ``floor_mask`` marks floor points (their cell is seen free), ``wall_mask``
-        wall points, ``skip_mask`` points that are never obstacles (ceiling)."""
+                  floor_z: float, sensor: np.ndarray) -> None:  # fmt: skip
+        """World points (N, 3) seen from ``sensor`` (3,); ``floor_mask`` marks floor points (their cell is
+        seen free), ``wall_mask`` wall points, ``skip_mask`` points that are never obstacles (ceiling)."""
         h = points[:, 2] - floor_z
         obstacle = ~floor_mask & ~skip_mask & (h > self.min_height) & (h < self.max_height)
         self._add(self.occupied, self._keys(points[obstacle, :2]))
-        self._add(self.wall, self._keys(points[obstacle & wall_mask, :2]))
+        walls = self._keys(points[obstacle & wall_mask, :2])
+        self._add(self.wall, walls)
+        self._add(self.wall_views, np.unique(walls))
         self._add(self.free, self._keys(points[floor_mask, :2]))
+        self._see_past_walls(points[:, :2], np.asarray(sensor, float)[:2])
         if len(self) > self.max_cells:  # a far-travelling robot: forget the cells seen least
-            for table in (self.free, self.occupied, self.wall):
+            for table in (self.free, self.occupied, self.wall, self.wall_views, self.seen_past):
                 for k in sorted(table, key=table.get)[: len(table) // 4]:
                     del table[k]
+
+    def _see_past_walls(self, xy: np.ndarray, sensor_xy: np.ndarray) -> None:
+        """Count a view past every wall cell nearer than the farthest point of its direction (N, 2)."""
+        if not self.wall_views or not len(xy):
+            return
+        bins = int(np.ceil(2 * np.pi / self.bin_rad)) + 1
+
+        def polar(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            azimuth = (np.arctan2(d[:, 1], d[:, 0]) + np.pi) // self.bin_rad
+            return azimuth.astype(np.int64), np.hypot(d[:, 0], d[:, 1])
+
+        azimuth, reach = polar(xy - sensor_xy)
+        farthest = np.zeros(bins)
+        np.maximum.at(farthest, azimuth, reach)
+        keys = np.fromiter(self.wall_views.keys(), np.int64, len(self.wall_views))
+        azimuth, reach = polar((_cells(keys) + 0.5) * self.cell - sensor_xy)
+        past = reach < farthest[azimuth] * (1 - self.margin_rel) - self.margin_m
+        self._add(self.seen_past, keys[past])
 
     def raster(self, close_cells: int = 2) -> FloorRaster:
         """The grid as masks over its bounding box.
 
         Floor seen through gaps leaves holes, so the seen-floor mask is closed over ``close_cells``; a cell
-        is free unless obstacles were seen in it at least a quarter as often as floor. Room space is every
-        cell seen as floor or obstacle, closed and hole-filled, minus the walls.
+        is free unless obstacles were seen in it at least a quarter as often as floor, and a wall where
+        wall points were seen at least a quarter as often as floor by more clouds than saw past it. Room
+        space is every cell seen as floor or obstacle, closed and hole-filled, minus the walls.
         """
         keys = np.fromiter(self.free.keys() | self.occupied.keys(), np.int64)
         if not len(keys):
             return FloorRaster(np.zeros((0, 0), bool), np.zeros((0, 0), bool), np.zeros(2), self.cell)
-        ij = np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1) - _OFFSET
+        ij = _cells(keys)
         lo = ij.min(0) - 1 - close_cells
         shape = ij.max(0) - lo + 2 + close_cells
-        f, o, w = (np.array([t.get(k, 0) for k in keys.tolist()]) for t in (self.free, self.occupied, self.wall))
+        f, o, w, views, past = (
+            np.array([t.get(k, 0) for k in keys.tolist()])
+            for t in (self.free, self.occupied, self.wall, self.wall_views, self.seen_past)
+        )
         cells = ij - lo
 
         def mask(values: np.ndarray) -> np.ndarray:
@@ -116,7 +156,7 @@ class FloorGrid:
             return m
 
         seen, blocked = mask(f > 0), mask(4 * o >= np.maximum(f, 1))
-        wall = mask(4 * w >= np.maximum(f, 1))
+        wall = mask((4 * w >= np.maximum(f, 1)) & (views > past))
         if close_cells:
             seen = ndimage.binary_closing(seen, iterations=close_cells)
         inside = ndimage.binary_fill_holes(ndimage.binary_closing(seen | blocked, iterations=max(close_cells, 1)))

@@ -10,7 +10,7 @@ from m2h_ros.scene_graph.builder import SceneGraphBuilder, SceneGraphConfig
 from m2h_ros.scene_graph.free_space import RangeImage
 from m2h_ros.scene_graph.graph import BUILDINGS, OBJECTS, PLACES, ROOMS, SceneGraph, node_id, symbol
 from m2h_ros.scene_graph.objects import ObjectTracker
-from m2h_ros.scene_graph.places import FloorRaster, extract_places
+from m2h_ros.scene_graph.places import FloorGrid, FloorRaster, extract_places
 from m2h_ros.scene_graph.voxel_map import SemanticVoxelMap, pack, unpack
 
 CHAIR, TABLE, FLOOR, WALL = (SYNTHETIC.id(n) for n in ("chair", "table", "floor", "wall"))
@@ -197,6 +197,28 @@ def test_places_link_across_a_wall_only_through_its_door_and_exactly_where_the_s
             if near and clearance[line[:, 0], line[:, 1]].min() > 0:
                 expected.add((min(p, q), max(p, q)))
     assert {(min(i, j), max(i, j)) for i, j in places.edges.tolist()} == expected
+
+
+def test_a_wall_that_a_later_view_sees_past_is_dropped_and_the_wall_behind_it_stays():
+    def wall_view(x_wall, n=4000):  # from the origin, looking along +x: floor up to a wall at x_wall
+        floor = np.column_stack([RNG.uniform(0.5, x_wall, n), RNG.uniform(-1, 1, n), np.zeros(n)])
+        wall = np.column_stack([np.full(n, x_wall), RNG.uniform(-1, 1, n), RNG.uniform(0.2, 1.7, n)])
+        return np.concatenate([floor, wall]), np.repeat([True, False], n), np.repeat([False, True], n)
+
+    def blocked_rows(grid):  # x (m) of the rows of cells that no room space crosses
+        raster = grid.raster(close_cells=0)
+        x = raster.origin[0] + (np.arange(raster.room_space.shape[0]) + 0.5) * raster.cell
+        return set(np.round(x[~raster.room_space.any(axis=1)], 2).tolist())
+
+    grid = FloorGrid(cell=0.1, max_height=1.8)
+    for _ in range(2):  # a wall at 2 m, seen twice (learned depth, too near) ...
+        points, floor, wall = wall_view(2.05)
+        grid.integrate(points, floor, wall, np.zeros(len(points), bool), 0.0, np.zeros(3))
+    assert 2.05 in blocked_rows(grid)
+    for _ in range(3):  # ... then three times at 4 m: the first was seen past, the second stands
+        points, floor, wall = wall_view(4.05)
+        grid.integrate(points, floor, wall, np.zeros(len(points), bool), 0.0, np.zeros(3))
+    assert 2.05 not in blocked_rows(grid) and 4.05 in blocked_rows(grid)
 
 
 def test_graph_json_roundtrip_and_atomic_save(tmp_path):
