@@ -10,6 +10,16 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
 
+def _shutdown() -> None:
+    """Shut ROS down unless it already is. rclpy's SIGINT handler shuts the context down from its own
+    thread, and can do so between try_shutdown's check and its call (seen on a loaded machine)."""
+    try:
+        rclpy.try_shutdown()
+    except Exception:
+        if rclpy.ok():
+            raise
+
+
 def run_nodes(node_classes: list, args: list[str] | None = None) -> None:
     """rclpy.init (ROS arguments such as ``--ros-args --params-file F`` are honoured), build the
     nodes, spin until Ctrl-C or shutdown, then end the process (status 0). A configuration error
@@ -35,7 +45,7 @@ def run_nodes(node_classes: list, args: list[str] | None = None) -> None:
     finally:
         for node in nodes:
             node.destroy_node()
-        rclpy.try_shutdown()
+        _shutdown()
     # The nodes are destroyed and ROS is shut down. Tearing down the interpreter's ~2,700 modules
     # (torch, timm) would take another 1-2 s of a launch's SIGINT budget and do nothing useful.
     logging.shutdown()
