@@ -104,9 +104,10 @@ class FloorGrid:
         self._add(self.occupied, self._keys(points[obstacle, :2]))
         walls = self._keys(points[obstacle & wall_mask, :2])
         self._add(self.wall, walls)
-        self._add(self.wall_views, np.unique(walls))
+        wall_cells = np.unique(walls)
+        self._add(self.wall_views, wall_cells)
         self._add(self.free, self._keys(points[floor_mask, :2]))
-        self._see_past_walls(points[:, :2], np.asarray(sensor, float)[:2], walls)
+        self._see_past_walls(points[:, :2], np.asarray(sensor, float)[:2], wall_cells)
         if len(self) > self.max_cells:  # a far-travelling robot: forget the cells seen least
             for table in (self.free, self.occupied, self.wall, self.wall_views, self.seen_past):
                 for k in sorted(table, key=table.get)[: len(table) // 4]:
@@ -114,8 +115,8 @@ class FloorGrid:
 
     def _see_past_walls(self, xy: np.ndarray, sensor_xy: np.ndarray, walls: np.ndarray) -> None:
         """Count a view past every wall cell nearer than the farthest point (of ``xy`` (N, 2)) of its
-        direction, unless this cloud put wall points (keys ``walls``) in it: a view grazing a wall sees
-        past the centres of the wall's own cells."""
+        direction, unless this cloud put wall points in it (``walls``: their unique keys): a view grazing
+        a wall sees past the centres of the wall's own cells."""
         if not self.wall_views or not len(xy):
             return
         bins = int(np.ceil(2 * np.pi / self.bin_rad)) + 1
@@ -129,7 +130,8 @@ class FloorGrid:
         np.maximum.at(farthest, azimuth, reach)
         keys = np.fromiter(self.wall_views.keys(), np.int64, len(self.wall_views))
         azimuth, reach = polar((_cells(keys) + 0.5) * self.cell - sensor_xy)
-        past = (reach < farthest[azimuth] * (1 - self.margin_rel) - self.margin_m) & ~np.isin(keys, walls)
+        past = reach < farthest[azimuth] * (1 - self.margin_rel) - self.margin_m
+        past &= ~np.isin(keys, walls, assume_unique=True)
         self._add(self.seen_past, keys[past])
 
     def raster(self, close_cells: int = 2) -> FloorRaster:
