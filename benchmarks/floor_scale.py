@@ -46,7 +46,7 @@ def run_home(seed: int, camera: str, frames: int, predictor) -> dict:
     sums = {"raw": [0.0, 0], "floor": [0.0, 0]}
     scale_errors, reasons = [], {}
     for f in rendered:
-        p = predictor.predict(f.rgb)
+        p = predictor.predict(f.rgb, float(f.K[0, 0]))
         estimator.config.camera_height_m = float(f.pose[2, 3])  # the floor is z = 0: the camera's height now
         est = estimator.update(p.depth, p.normals, ground[p.labels], Intrinsics.from_matrix(f.K, 320, 240))
         reasons[est.reason] = reasons.get(est.reason, 0) + 1

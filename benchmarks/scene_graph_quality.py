@@ -40,7 +40,7 @@ def learned_frames(frames, predictor):
     import dataclasses
 
     for f in frames:
-        pred = predictor.predict(f.rgb)
+        pred = predictor.predict(f.rgb, float(f.K[0, 0]))
         yield dataclasses.replace(f, depth=pred.depth, labels=pred.labels)
 
 

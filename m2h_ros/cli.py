@@ -40,6 +40,14 @@ def _at_least(minimum: float, kind: type = int):
     return parse
 
 
+def _hfov(text: str) -> float:
+    """An argparse type: a horizontal field of view in degrees, within (0, 180)."""
+    value = _at_least(0.0, float)(text)
+    if not 0 < value < 180:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 180 degrees, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="m2h", description="Monocular spatial perception for ROS 2.")
     parser.add_argument("--version", action="version", version=f"m2h_ros {__version__}")
@@ -131,6 +139,9 @@ def _run_commands(sub) -> None:
     pr.add_argument("--input-size", type=_at_least(14), nargs=2, default=list(BUNDLED_INPUT_SIZE), metavar=("H", "W"),
                     help="the size the network runs at (default: the bundled weights')")  # fmt: skip
     pr.add_argument("--width", type=_at_least(16), default=320, help="width of each row's pictures")
+    pr.add_argument("--hfov", type=_hfov, metavar="DEG",
+                    help="the photos' horizontal field of view in degrees, for metric depth from a canonical-camera "
+                         "network (default: its canonical camera's)")  # fmt: skip
     pr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     pr.set_defaults(func=commands.predict)
 

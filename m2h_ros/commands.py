@@ -132,6 +132,8 @@ def synth_bag(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
+    import math
+
     import numpy as np
     from PIL import Image
 
@@ -150,7 +152,8 @@ def predict(args: argparse.Namespace) -> int:
         except OSError as e:  # Pillow's UnidentifiedImageError included
             raise ImageError(f"{path}: not a readable image ({e})") from None
         image = image.resize((args.width, round(image.height * args.width / image.width)), Image.Resampling.BICUBIC)
-        p = predictor.predict(np.asarray(image))
+        focal = None if args.hfov is None else image.width / 2 / math.tan(math.radians(args.hfov) / 2)
+        p = predictor.predict(np.asarray(image), focal)
         rows.append(SheetRow(np.asarray(image), p.depth, p.labels, p.normals, p.edges))
         print(f"{path}: {prediction_summary(p.depth, p.labels, space)}")
     print(f"contact sheet (RGB | depth | semantics | normals | edges): {contact_sheet(rows, space, args.out)}")

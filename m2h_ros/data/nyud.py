@@ -3,6 +3,7 @@
 ::
 
     images/<id>.png         RGB uint8
+    cameras/<id>.json       optional: {"K": 3×3 intrinsics, ...} (the synthetic datasets write it)
     depth/<id>.npy          float32 metres, 0 = invalid
     segmentation/<id>.png   uint8 label ids of ``file_label_space`` (NYU-40: 0 = void, 1..40)
     normals/<id>.png        RGB uint8, n = 2·v/255 - 1; (0, 0, 0) = invalid
@@ -23,8 +24,9 @@ marks the same pixels).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -42,13 +44,16 @@ Convention = Literal["m2h", "invpt"]
 @dataclass
 class Sample:
     """One frame. image (3, H, W) float RGB in [0, 255] until normalised; semseg (H, W) int64;
-    depth (1, H, W) metres; normals (3, H, W); edges (1, H, W) in {0, 1, IGNORE}."""
+    depth (1, H, W) metres; normals (3, H, W); edges (1, H, W) in {0, 1, IGNORE}; focal_px () the
+    camera's focal length in pixels at the depth's scale (0: unknown). Random scaling divides depth and
+    keeps the focal length (the scene comes closer), so depth × depth_focal_px / focal_px stays canonical."""
 
     image: torch.Tensor
     semseg: torch.Tensor
     depth: torch.Tensor
     normals: torch.Tensor
     edges: torch.Tensor
+    focal_px: torch.Tensor = field(default_factory=lambda: torch.zeros(()))
     id: str = ""
 
     TARGETS = ("semseg", "depth", "normals", "edges")
@@ -79,14 +84,19 @@ class MultiTaskDataset(torch.utils.data.Dataset):
     """Frames of one split of a dataset in the NYUDv2 multi-task layout.
 
     ``transform`` maps a :class:`Sample` to a :class:`Sample` (see :mod:`m2h_ros.data.transforms`).
+    ``need_focal`` refuses a dataset without cameras/ (for canonical-camera networks).
     ``cache`` keeps the decoded frames in memory (about 1 MB per 320×240 frame), which pays off when
     training for many epochs on a small machine.
     """
 
     def __init__(self, root: str | Path, split: str = "train", *, label_space: str = "nyu40",
                  file_label_space: str = "nyu40", convention: Convention = "m2h",
-                 transform: Callable[[Sample], Sample] | None = None, cache: bool = False):  # fmt: skip
+                 transform: Callable[[Sample], Sample] | None = None, cache: bool = False,
+                 need_focal: bool = False):  # fmt: skip
         self.root = Path(root)
+        if need_focal and not (self.root / "cameras").is_dir():
+            raise DataError(f"{self.root}: no cameras/ folder; a canonical-camera network (depth_focal_px > 0) needs "
+                            "each frame's intrinsics in cameras/<id>.json (`m2h synth dataset` writes them)")  # fmt: skip
         listing = self.root / "gt_sets" / f"{split}.txt"
         if not listing.is_file():
             raise DataError(
@@ -119,12 +129,15 @@ class MultiTaskDataset(torch.utils.data.Dataset):
         normals[:, (normals == -1).all(0)] = 0  # (0, 0, 0) encodes "invalid"
         edges = torch.from_numpy((png("edge") > 127).astype(np.float32))[None]
         depth = torch.from_numpy(np.load(self.root / "depth" / f"{fid}.npy").astype(np.float32))
+        camera = self.root / "cameras" / f"{fid}.json"
+        focal = json.loads(camera.read_text())["K"][0][0] if camera.is_file() else 0.0
         return Sample(
             image=torch.from_numpy(np.ascontiguousarray(rgb[..., :3])).permute(2, 0, 1).float(),
             semseg=self._table[seg.clamp(0, 255)].long(),
             depth=torch.nan_to_num(depth, nan=0.0).clamp_min(0).reshape(1, *depth.shape[-2:]),
             normals=normals,
             edges=edges,
+            focal_px=torch.tensor(float(focal)),
             id=fid,
         )
 
@@ -146,5 +159,6 @@ def collate(samples: list[Sample]) -> Sample:
         depth=torch.stack([s.depth for s in samples]),
         normals=torch.stack([s.normals for s in samples]),
         edges=torch.stack([s.edges for s in samples]),
+        focal_px=torch.stack([s.focal_px for s in samples]),
         id=",".join(s.id for s in samples),
     )

@@ -13,7 +13,7 @@ from m2h_ros.data.nyud import MultiTaskDataset, collate, scored_classes
 from m2h_ros.data.transforms import EvalTransform
 from m2h_ros.errors import ConfigError
 from m2h_ros.eval.metrics import MultiTaskMeter
-from m2h_ros.model.m2h import MultiTaskNet
+from m2h_ros.model.m2h import MultiTaskNet, metric_depth
 
 
 def convention_of(model: MultiTaskNet) -> str:
@@ -34,7 +34,7 @@ def eval_dataset(model: MultiTaskNet, root, split: str = "val", file_label_space
     cfg = model.config
     return MultiTaskDataset(root, split, label_space=cfg.label_space, file_label_space=file_label_space,
                             convention=convention_of(model), transform=EvalTransform(cfg.mean, cfg.std),
-                            cache=cache)  # fmt: skip
+                            cache=cache, need_focal=cfg.depth_focal_px > 0)  # fmt: skip
 
 
 @torch.no_grad()
@@ -51,8 +51,9 @@ def evaluate(model: MultiTaskNet, dataset: MultiTaskDataset, device: torch.devic
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate)
     for batch in tqdm(loader, desc=f"evaluating {dataset.split}", unit="batch", disable=not progress, leave=False):
         out = model(batch.image.to(device))
+        depth = metric_depth(out.depth, batch.focal_px.to(device), model.config.depth_focal_px)
         meter.update(
-            labels=out.semseg.argmax(1), depth=out.depth[:, 0], normals=out.normals, edges=out.edges.sigmoid()[:, 0],
+            labels=out.semseg.argmax(1), depth=depth[:, 0], normals=out.normals, edges=out.edges.sigmoid()[:, 0],
             gt_semseg=batch.semseg, gt_depth=batch.depth[:, 0], gt_normals=batch.normals, gt_edges=batch.edges[:, 0],
         )  # fmt: skip
     model.train(was_training)

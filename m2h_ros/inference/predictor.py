@@ -21,7 +21,7 @@ from m2h_ros.config import check
 from m2h_ros.errors import ConfigError, ImageError
 from m2h_ros.inference.postprocess import channel_argmax, upsample_outputs
 from m2h_ros.labels import get_label_space
-from m2h_ros.model.m2h import Outputs
+from m2h_ros.model.m2h import Outputs, metric_depth
 
 
 @dataclass
@@ -145,20 +145,33 @@ class Predictor:
         shrink = image.shape[2] > size[0] or image.shape[3] > size[1]
         return F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=shrink)
 
-    def predict(self, image: np.ndarray) -> Prediction:
-        """One (H, W[, C]) uint8 image -> :class:`Prediction` at (H, W)."""
-        return self.predict_batch([image])[0]
+    @property
+    def needs_focal(self) -> bool:
+        """Whether metric depth needs each image's focal length (a canonical-camera network)."""
+        return self.model.config.depth_focal_px > 0
 
-    def predict_batch(self, images: list[np.ndarray]) -> list[Prediction]:
-        """Several images (any sizes) in one network call."""
+    def predict(self, image: np.ndarray, focal_px: float | None = None) -> Prediction:
+        """One (H, W[, C]) uint8 image -> :class:`Prediction` at (H, W); ``focal_px``: its camera's
+        horizontal focal length in pixels (see :meth:`predict_batch`)."""
+        return self.predict_batch([image], None if focal_px is None else [focal_px])[0]
+
+    def predict_batch(self, images: list[np.ndarray], focal_px: list[float] | None = None) -> list[Prediction]:
+        """Several images (any sizes) in one network call. ``focal_px``: each image's horizontal focal
+        length in pixels at its own size; a canonical-camera network (:attr:`needs_focal`) scales its
+        depth by it, and without it gives the depth its canonical camera would see at the network's size."""
         t0 = time.perf_counter()
         rgb = [as_rgb(im) for im in images]
         batch = self.preprocess(rgb)
         t1 = time.perf_counter()
         out = self._network(batch)
         t2 = time.perf_counter()
+        canonical = self.model.config.depth_focal_px
+        width = self.config.input_size[1]
+        seen = [canonical] * len(rgb) if focal_px is None else [
+            f * width / im.shape[1] for f, im in zip(focal_px, rgb, strict=True)]  # fmt: skip
         with torch.inference_mode():
-            dense = torch.cat([out.depth, out.normals, torch.sigmoid(out.edges)], 1)
+            depth = metric_depth(out.depth, torch.tensor(seen), canonical)
+            dense = torch.cat([depth, out.normals, torch.sigmoid(out.edges)], 1)
             dense = dense.permute(0, 2, 3, 1).contiguous().cpu().numpy()
             if self.device.type == "cuda":
                 labels = out.semseg.argmax(1).to(torch.int16).cpu().numpy()

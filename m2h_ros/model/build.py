@@ -45,6 +45,10 @@ class ModelConfig:
     light: bool = False  # the lightweight decoder (separable convs, lighter ASPP/GGFM/upsampling)
     num_classes: int = 41
     min_depth: float = 0.001
+    # > 0: depth is predicted for a canonical camera of this focal length (pixels, in the image as the network
+    # sees it) and becomes metric by × focal / depth_focal_px (Metric3D's canonical camera), so that a
+    # known camera resolves the near-scene-narrow-lens / far-scene-wide-lens ambiguity. 0: metric output.
+    depth_focal_px: float = 0.0
     wmca_layers: int = 2
     wmca_heads: int = 4
     wmca_window: int = 7
@@ -84,6 +88,7 @@ class ModelConfig:
         check(len(self.head_channels) >= 1, "head_channels", "needs at least one upsampling stage")
         check(self.num_classes >= 2, "num_classes", f"must be >= 2, got {self.num_classes}")
         check(self.min_depth >= 0, "min_depth", f"must be >= 0, got {self.min_depth}")
+        check(self.depth_focal_px >= 0, "depth_focal_px", f"must be >= 0 (0: metric output), got {self.depth_focal_px}")
 
 
 # fmt: off

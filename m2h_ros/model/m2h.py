@@ -38,6 +38,17 @@ class Outputs(NamedTuple):
     edges: torch.Tensor
 
 
+def metric_depth(depth: torch.Tensor, focal_px: torch.Tensor, depth_focal_px: float) -> torch.Tensor:
+    """The network's depth (B, 1, H, W) in metres: × focal_px (B,) / depth_focal_px for a network that
+    predicts for a canonical camera (``ModelConfig.depth_focal_px`` > 0), unchanged for one that does not.
+    ``focal_px`` is each image's focal length in pixels as the network saw it."""
+    if not depth_focal_px:
+        return depth
+    if not bool((focal_px > 0).all()):
+        raise ValueError("a canonical-camera network needs each image's focal length (> 0)")
+    return depth * (focal_px.to(depth) / depth_focal_px).view(-1, 1, 1, 1)
+
+
 class Lateral(nn.Module):
     """list of 4 × (B, C_i, H_i, W_i) CNN stages -> list of 4 × (B, C, H_i, W_i): one 3×3 conv per stage,
     as MSTR's last projection (FPN's lateral connections, without the top-down sum that MSF does)."""

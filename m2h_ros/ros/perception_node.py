@@ -307,10 +307,17 @@ class PerceptionNode(Node):
             self.stats.count("idle")
             return
         self.last_processed = time.monotonic()
-        rgb, K = self._pinhole(frame, count_missing=bool(wanted & NEEDS_CAMERA))
+        # A canonical-camera network's depth is metric only through the camera's focal length.
+        needs_camera = NEEDS_CAMERA | ({"depth"} if self.predictor.needs_focal else set())
+        rgb, K = self._pinhole(frame, count_missing=bool(wanted & needs_camera))
         if rgb is None:
             return
-        pred = self.predictor.predict(rgb)
+        if K is None and self.predictor.needs_focal and "depth" in wanted:
+            wanted.discard("depth")
+            self.stats.count("no_depth_no_camera_info")
+            self._warn("no_depth_no_camera_info", "the network predicts depth for a canonical camera and needs the "
+                       "frame's camera_info to make it metric: no depth for this frame")  # fmt: skip
+        pred = self.predictor.predict(rgb, None if K is None else K.fx)
         with self.stats.lock:
             self.stats.network_ms.append(pred.timings_ms["network"])
         if self.floor_scale is not None:
@@ -367,7 +374,9 @@ class PerceptionNode(Node):
         if (estimate := self.last_scale) is not None:
             values |= {"scale": f"{estimate.scale:.4f}", "scale_confidence": f"{estimate.confidence:.2f}",
                        "scale_reason": estimate.reason}  # fmt: skip
-        values |= {k: str(v) for k, v in sorted(counts.items()) if k.startswith(("rejected_", "no_cloud_"))}
+        values |= {
+            k: str(v) for k, v in sorted(counts.items()) if k.startswith(("rejected_", "no_cloud_", "no_depth_"))
+        }
         rejected = sum(v for k, v in counts.items() if k.startswith("rejected_"))
         status = DiagnosticStatus(
             level=DiagnosticStatus.WARN if rejected or counts.get("errors") else DiagnosticStatus.OK,

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from m2h_ros.data.nyud import IGNORE, Sample
-from m2h_ros.model.m2h import Outputs
+from m2h_ros.model.m2h import Outputs, metric_depth
 
 TASKS = ("semseg", "depth", "normals", "edges")
 
@@ -52,10 +52,12 @@ def edge_loss(logits: torch.Tensor, target: torch.Tensor, pos_weight: float = 0.
     return _masked_mean(bce * weight, valid)
 
 
-def task_losses(out: Outputs, batch: Sample, edge_pos_weight: float = 0.95) -> dict[str, torch.Tensor]:
+def task_losses(out: Outputs, batch: Sample, edge_pos_weight: float = 0.95,
+                depth_focal_px: float = 0.0) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Each task's loss; depth in metres (a canonical-camera network's through each frame's focal length)."""
     return {
         "semseg": semseg_loss(out.semseg, batch.semseg),
-        "depth": depth_loss(out.depth, batch.depth),
+        "depth": depth_loss(metric_depth(out.depth, batch.focal_px, depth_focal_px), batch.depth),
         "normals": normals_loss(out.normals, batch.normals),
         "edges": edge_loss(out.edges, batch.edges, edge_pos_weight),
     }

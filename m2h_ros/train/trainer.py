@@ -38,7 +38,7 @@ from m2h_ros.eval.metrics import delta_m
 from m2h_ros.inference.predictor import resolve_device
 from m2h_ros.model.build import build_model, variant_config
 from m2h_ros.model.checkpoint import save_checkpoint
-from m2h_ros.model.loading import load_state_dict_strict
+from m2h_ros.model.loading import load_state_dict_strict, read_safetensors
 from m2h_ros.train.losses import TASKS, TaskWeighting, task_losses
 
 
@@ -72,6 +72,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    init_weights: Path | None = None  # start from this checkpoint's network (fine-tuning); optimiser fresh
     out_dir: Path = Path("runs/m2h_lite")
     iterations: int = 50_000
     batch_size: int = 8  # per process
@@ -221,6 +222,8 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    if cfg.init_weights is not None:
+        load_state_dict_strict(model, read_safetensors(cfg.init_weights, str(env.device)), str(cfg.init_weights))
     if cfg.resume and (out / "resume.safetensors").is_file():
         last = out / "last.safetensors"
         load_state_dict_strict(model, load_file(str(last), device=str(env.device)), str(last))
@@ -289,7 +292,8 @@ def _data(cfg: TrainConfig, env: _Distributed, model: torch.nn.Module):
     d, model_cfg = cfg.data, model.config
     train_set = MultiTaskDataset(d.root, d.train_split, label_space=model_cfg.label_space,
                                  file_label_space=d.file_label_space, convention=d.convention,
-                                 transform=TrainTransform(cfg.augment, model_cfg.mean, model_cfg.std), cache=d.cache)  # fmt: skip
+                                 transform=TrainTransform(cfg.augment, model_cfg.mean, model_cfg.std), cache=d.cache,
+                                 need_focal=model_cfg.depth_focal_px > 0)  # fmt: skip
     sampler = torch.utils.data.DistributedSampler(train_set, seed=cfg.seed) if env.world > 1 else None
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
@@ -317,11 +321,11 @@ def _step(cfg: TrainConfig, env: _Distributed, net, optimizer, weighting: TaskWe
     for group in optimizer.param_groups:
         group["lr"] = lr * group["lr_scale"]
     batch = dataclasses.replace(batch, **{k: getattr(batch, k).to(env.device, non_blocking=True)
-                                          for k in ("image", *TASKS)})  # fmt: skip
+                                          for k in ("image", "focal_px", *TASKS)})  # fmt: skip
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and env.device.type == "cuda"):
         outputs = net(batch.image)
     outputs = type(outputs)(*(o.float() for o in outputs))
-    losses = task_losses(outputs, batch, cfg.loss.edge_pos_weight)
+    losses = task_losses(outputs, batch, cfg.loss.edge_pos_weight, getattr(net, "module", net).config.depth_focal_px)
     loss = weighting(losses)
     if not torch.isfinite(loss):
         raise FloatingPointError(f"non-finite loss at step {step}: { {k: float(v) for k, v in losses.items()} }")

@@ -83,6 +83,18 @@ def test_remap_into_a_smaller_label_space(layout):
     assert table.shape == (256,) and table[0] == IGNORE and table[200] == IGNORE
 
 
+def test_focal_length_comes_from_cameras_and_a_canonical_network_refuses_a_dataset_without_them(layout):
+    assert float(MultiTaskDataset(layout, "train")[0].focal_px) == 0.0  # unknown
+    with pytest.raises(DataError, match=r"no cameras/ folder.*depth_focal_px"):
+        MultiTaskDataset(layout, "train", need_focal=True)
+    (layout / "cameras").mkdir()
+    (layout / "cameras" / "a.json").write_text('{"K": [[300.0, 0, 4], [0, 300.0, 3], [0, 0, 1]]}')
+    ds = MultiTaskDataset(layout, "train", need_focal=True)
+    assert float(ds[0].focal_px) == 300.0
+    assert float(random_scale(ds[0], (2.0, 2.0)).focal_px) == 300.0  # the scene comes closer, the camera stays
+    assert collate([ds[0], ds[0]]).focal_px.tolist() == [300.0, 300.0]
+
+
 def test_missing_split_names_the_layout(tmp_path):
     with pytest.raises(DataError, match=r"gt_sets/val.txt.*m2h synth dataset"):
         MultiTaskDataset(tmp_path, "val")

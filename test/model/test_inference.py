@@ -161,3 +161,22 @@ def test_bundled_weights_on_a_real_photograph_give_plausible_outputs():
     assert pred.normals.reshape(-1, 3).std(axis=0).max() > 0.1  # not one orientation everywhere
     assert len(np.unique(pred.labels)) >= 3 and np.bincount(pred.labels.ravel()).max() < 0.9 * pred.labels.size
     assert 0 <= pred.edges.min() and pred.edges.max() <= 1 and pred.edges.std() > 0.01
+
+
+def test_canonical_camera_depth_scales_with_the_focal_length_the_network_saw(lite):
+    """depth_focal_px 100: a 200-pixel focal length doubles the depth; an image twice the network's width
+    with that focal length is seen at 100 pixels, as the canonical camera; no focal length: canonical."""
+    import dataclasses
+
+    canonical = build_model(dataclasses.replace(lite.config, depth_focal_px=100.0), init_backbone=False)
+    canonical.load_state_dict(lite.state_dict())
+    predictor = Predictor(canonical, PredictorConfig(input_size=(56, 56)))
+    plain = Predictor(lite, PredictorConfig(input_size=(56, 56)))
+    image = np.random.default_rng(1).integers(0, 255, (56, 56, 3), dtype=np.uint8)
+    reference = plain.predict(image).depth
+    np.testing.assert_allclose(predictor.predict(image).depth, reference, rtol=1e-5)
+    np.testing.assert_allclose(predictor.predict(image, 200.0).depth, 2 * reference, rtol=1e-5)
+    np.testing.assert_allclose(plain.predict(image, 200.0).depth, reference, rtol=1e-5)  # a metric network
+    big = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)
+    np.testing.assert_allclose(predictor.predict(big, 200.0).depth, plain.predict(big).depth, rtol=1e-5)
+    assert predictor.needs_focal and not plain.needs_focal

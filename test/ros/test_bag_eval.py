@@ -61,7 +61,7 @@ def test_report_matches_a_direct_computation_on_the_same_frames(ros_env, scene, 
     from m2h_ros.synth.render import edge_target
 
     for f in frames:
-        p = predictor.predict(f.rgb)
+        p = predictor.predict(f.rgb, float(f.K[0, 0]))
         meter.update(labels=np.where(p.labels > 0, p.labels, -1)[None], depth=p.depth[None],
                      normals=np.moveaxis(p.normals, -1, 0)[None], edges=p.edges[None],
                      gt_semseg=np.where(f.labels > 0, f.labels, -1)[None], gt_depth=f.depth[None],

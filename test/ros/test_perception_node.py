@@ -127,29 +127,42 @@ def test_every_output_arrives_with_encoding_size_header_and_layout(ros_env, weig
     np.testing.assert_array_equal(cloud["rgb"], (colors[:, 0] << 16) | (colors[:, 1] << 8) | colors[:, 2])
 
 
-def test_without_camera_info_images_still_flow_and_diagnostics_say_why(ros_env, weights):
+@pytest.mark.parametrize("canonical", [False, True], ids=["metric_network", "canonical_camera_network"])
+def test_without_camera_info_images_still_flow_and_diagnostics_say_why(ros_env, weights, tmp_path, canonical):
+    """A metric network still publishes depth, but no points; a canonical-camera network, whose depth is
+    metric only through the camera's focal length, publishes no depth either (its other outputs flow)."""
+    import torch
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image, PointCloud2
 
+    from m2h_ros.model.build import build_model
+    from m2h_ros.model.checkpoint import save_checkpoint
+
+    if canonical:
+        torch.manual_seed(0)
+        weights = save_checkpoint(build_model("m2h_lite", depth_focal_px=250.0), tmp_path / "canonical.safetensors")
+        flowing, missing, counter, says = "semantic", "depth", "no_depth_no_camera_info", "needs the frame's camera_info"  # fmt: skip
+    else:
+        flowing, missing, counter, says = "depth", "points", "no_cloud_no_camera_info", "no camera_info received"
     node = start_node(ros_env, weights)
     c = Collector()
     try:
-        c.subscribe("depth", Image)
-        c.subscribe("points", PointCloud2)
+        c.subscribe(flowing, Image)
+        c.subscribe(missing, PointCloud2 if missing == "points" else Image)
         c.subscribe("/diagnostics", DiagnosticArray)
         pub = c.node.create_publisher(Image, "image", 10)
         for image, _ in frames(with_info=False):
             pub.publish(image)
-            if c.spin_until(lambda: len(c.messages["depth"]) >= 3 and
-                            int(latest_diagnostics(c).get("no_cloud_no_camera_info", 0)) >= 3, 0.1, node):  # fmt: skip
+            if c.spin_until(lambda: len(c.messages[flowing]) >= 3 and
+                            int(latest_diagnostics(c).get(counter, 0)) >= 3, 0.1, node):  # fmt: skip
                 break
-        assert len(c.messages["depth"]) >= 3, stop(node)[1]
-        assert not c.messages["points"]
-        assert int(latest_diagnostics(c)["no_cloud_no_camera_info"]) >= 3
+        assert len(c.messages[flowing]) >= 3, stop(node)[1]
+        assert not c.messages[missing]
+        assert int(latest_diagnostics(c)[counter]) >= 3
     finally:
         c.close()
         code, out = stop(node)
-    assert code == 0 and "no camera_info received" in out
+    assert code == 0 and says in out
 
 
 def _bad_images():
@@ -348,7 +361,7 @@ def test_floor_scale_mode_publishes_its_estimate_and_scales_the_depth_by_it(ros_
     assert estimate.measured > 0 and len(estimate.plane) == 4
     depth = depths[stamp_of(estimate.header)]
     predictor = Predictor.from_checkpoint(BUNDLED_WEIGHTS, PredictorConfig(input_size=BUNDLED_INPUT_SIZE, device="cpu"))
-    unscaled = predictor.predict(frame.rgb).depth
+    unscaled = predictor.predict(frame.rgb, float(frame.K[0, 0])).depth
     np.testing.assert_allclose(image_to_array(depth), unscaled * estimate.scale, rtol=1e-3, atol=1e-4)
 
 

@@ -1,5 +1,6 @@
 """Losses and task weighting."""
 
+import dataclasses
 import math
 
 import pytest
@@ -25,6 +26,22 @@ def test_depth_loss_is_l1_over_valid_pixels():
     target = torch.tensor([2.0, 0.0, 2.5]).view(1, 1, 1, 3)  # 0: invalid
     assert depth_loss(pred, target) == pytest.approx((1.0 + 0.5) / 2)
     assert depth_loss(pred, torch.zeros_like(target)) == 0
+
+
+def test_canonical_depth_is_scored_in_metres_through_each_frames_focal_length():
+    from m2h_ros.data.nyud import Sample
+    from m2h_ros.model.m2h import Outputs
+    from m2h_ros.train.losses import task_losses
+
+    canonical = torch.full((2, 1, 1, 2), 2.0)  # depth for a 250-pixel camera
+    batch = Sample(image=torch.zeros(2, 3, 1, 2), semseg=torch.zeros(2, 1, 2, dtype=torch.long),
+                   depth=torch.tensor([2.0, 2.0, 4.0, 4.0]).view(2, 1, 1, 2), normals=torch.ones(2, 3, 1, 2),
+                   edges=torch.zeros(2, 1, 1, 2), focal_px=torch.tensor([250.0, 500.0]))  # fmt: skip
+    out = Outputs(canonical, torch.zeros(2, 3, 1, 2), torch.ones(2, 3, 1, 2), torch.zeros(2, 1, 1, 2))
+    assert task_losses(out, batch, depth_focal_px=250.0)["depth"] == 0  # 2 m and 2 × 500 / 250 = 4 m
+    assert task_losses(out, batch)["depth"] == pytest.approx(1.0)  # read as metres: 0 and 2 m off
+    with pytest.raises(ValueError, match="focal length"):
+        task_losses(out, dataclasses.replace(batch, focal_px=torch.zeros(2)), depth_focal_px=250.0)
 
 
 def test_normals_loss_normalises_the_prediction_and_counts_pixels():

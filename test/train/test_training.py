@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from m2h_ros.config import from_dict, to_dict
+from m2h_ros.model.build import build_model
 from m2h_ros.model.checkpoint import read_header
 from m2h_ros.train.losses import TASKS
 from m2h_ros.train.trainer import TrainConfig, train
@@ -68,6 +69,25 @@ def test_checkpoints_log_and_resume(tiny_dataset, tmp_path):
     assert resumed["steps"] == 30
     # the header's time sums both stretches (the second alone, 10 steps, is shorter than the first's 20)
     assert resumed["seconds"] > first_stretch
+
+
+def test_init_weights_start_a_canonical_camera_run_from_a_metric_checkpoint(tiny_dataset, tmp_path):
+    """Fine-tuning: the network starts as the checkpoint (a learning rate too small to move it keeps its
+    parameters; batch-norm statistics still move) and carries the new config."""
+    from m2h_ros.model.checkpoint import load_checkpoint
+    from m2h_ros.model.loading import read_safetensors
+
+    train(tiny_config(tiny_dataset, tmp_path / "first", iterations=10, eval_every=10), progress=False)
+    start = tmp_path / "first" / "last.safetensors"
+    cfg = tiny_config(tiny_dataset, tmp_path / "second", iterations=2, eval_every=2, lr=1e-12, init_weights=str(start),
+                      model={**TINY_MODEL, "depth_focal_px": 100.0})  # fmt: skip
+    result = train(cfg, progress=False)
+    tuned, initial = load_checkpoint(result["last"]), read_safetensors(start)
+    assert tuned.config.depth_focal_px == 100.0
+    for name, value in tuned.named_parameters():
+        assert torch.allclose(value, initial[name].float(), atol=1e-6), name
+    fresh = build_model(tuned.config, init_backbone=False).state_dict()
+    assert not all(torch.equal(fresh[k], initial[k].float()) for k in initial)  # the checkpoint is not a new network
 
 
 def test_mismatched_convention_is_refused_before_training(tiny_dataset, tmp_path):
@@ -136,3 +156,15 @@ def test_resume_state_continues_the_random_streams_where_the_run_left_them(tmp_p
     step, best, seconds = _load_resume(tmp_path / "resume.safetensors", optimizer, TaskWeighting("log", {}))
     assert (step, best, seconds) == (7, 1.5, 12.0)
     assert torch.equal(torch.rand(4), expected[0]) and random.random() == expected[1]  # ... and continues the stream
+
+
+def test_every_shipped_training_config_loads_and_validates():
+    from pathlib import Path
+
+    from m2h_ros.config import load
+
+    configs = sorted((Path(__file__).resolve().parents[2] / "config" / "train").glob("*.yaml"))
+    assert len(configs) >= 3
+    loaded = {path.stem: load(TrainConfig, path) for path in configs}
+    stage2 = loaded["m2h_lite_synthetic_stage2"]
+    assert stage2.model["depth_focal_px"] > 0 and stage2.init_weights is not None
