@@ -181,6 +181,8 @@ class PerceptionNode(Node):
         self.camera = CameraInput(self.config.camera_info_tolerance_s, self.config.rectify)
         self.floor_scale = FloorScale(self.config.scale) if self.config.scale.mode == "floor" else None
         self.ground = np.isin(np.arange(len(model_space)), sorted(model_space.ground_labels))  # by model class
+        # A canonical-camera network's depth is metric only through the camera's focal length.
+        self.needs_camera = NEEDS_CAMERA | ({"depth"} if self.predictor.needs_focal else set())
         self.last_scale = None
 
         output_qos = QOS[self.config.output_qos]
@@ -307,12 +309,10 @@ class PerceptionNode(Node):
             self.stats.count("idle")
             return
         self.last_processed = time.monotonic()
-        # A canonical-camera network's depth is metric only through the camera's focal length.
-        needs_camera = NEEDS_CAMERA | ({"depth"} if self.predictor.needs_focal else set())
-        rgb, K = self._pinhole(frame, count_missing=bool(wanted & needs_camera))
+        rgb, K = self._pinhole(frame, count_missing=bool(wanted & self.needs_camera))
         if rgb is None:
             return
-        if K is None and self.predictor.needs_focal and "depth" in wanted:
+        if K is None and "depth" in wanted & self.needs_camera:
             wanted.discard("depth")
             self.stats.count("no_depth_no_camera_info")
             self._warn("no_depth_no_camera_info", "the network predicts depth for a canonical camera and needs the "

@@ -222,14 +222,15 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
     if env.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    if cfg.init_weights is not None:
-        load_state_dict_strict(model, read_safetensors(cfg.init_weights, str(env.device)), str(cfg.init_weights))
-    if cfg.resume and (out / "resume.safetensors").is_file():
+    if cfg.resume and (out / "resume.safetensors").is_file():  # continues from its own checkpoint
         last = out / "last.safetensors"
         load_state_dict_strict(model, load_file(str(last), device=str(env.device)), str(last))
         step, best, seconds_before = _load_resume(out / "resume.safetensors", optimizer, weighting)
-    elif cfg.resume and env.main:
-        print(f"resume: no {out / 'resume.safetensors'} yet; starting at step 0", flush=True)
+    else:
+        if cfg.resume and env.main:
+            print(f"resume: no {out / 'resume.safetensors'} yet; starting at step 0", flush=True)
+        if cfg.init_weights is not None:
+            load_state_dict_strict(model, read_safetensors(cfg.init_weights, str(env.device)), str(cfg.init_weights))
     net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=False) if env.world > 1 else model
     # A resumed run continues its log; a new run in the same directory starts a new one.
     log = (out / "metrics.jsonl").open("a" if step else "w") if env.main else None
