@@ -59,7 +59,8 @@ def in_process_cost(weights: Path, stride: int, reps: int = 60) -> dict:
     from rclpy.parameter import Parameter
 
     from m2h_ros.ros import conversions as conv
-    from m2h_ros.ros.perception_node import OUTPUTS, PerceptionNode
+    from m2h_ros.ros.perception_node import PerceptionNode
+    from m2h_ros.ros.perception_outputs import OUTPUTS
 
     rclpy.init()
     # Random weights predict depths near 0: keep every point so the cloud is built at full size.

@@ -18,7 +18,7 @@ def _topics(tree) -> list[str]:
 
 
 def _published() -> set[str]:
-    from m2h_ros.ros.perception_node import OUTPUT_TOPICS, OUTPUTS
+    from m2h_ros.ros.perception_outputs import OUTPUT_TOPICS, OUTPUTS
 
     return {f"/m2h/{OUTPUT_TOPICS.get(o, o)}" for o in OUTPUTS} | {"/m2h/scene_graph_markers", "/diagnostics"}
 
@@ -87,7 +87,7 @@ def test_hydra_launch_feeds_each_hydra_input_from_an_output_the_node_publishes()
 
 def test_node_configuration_file_is_valid_for_both_nodes():
     from m2h_ros.config import load
-    from m2h_ros.ros.perception_node import PerceptionConfig
+    from m2h_ros.ros.perception_config import PerceptionConfig
     from m2h_ros.ros.scene_graph_node import SceneGraphNodeConfig
 
     path = REPO / "config" / "perception.yaml"

@@ -398,7 +398,8 @@ def test_huge_image_is_rejected_before_decoding(ros_env, weights):
 
 def test_shipped_config_is_valid():
     from m2h_ros.config import load
-    from m2h_ros.ros.perception_node import OUTPUTS, PerceptionConfig
+    from m2h_ros.ros.perception_config import PerceptionConfig
+    from m2h_ros.ros.perception_outputs import OUTPUTS
 
     from .helpers import REPO
 
