@@ -103,6 +103,7 @@ PARAMETERS = {
     "graph.min_clearance_m": ("least clearance of a place, m", 0.0, 10.0),
     "graph.min_dilation_m": ("room filtration: smallest wall clearance tried, m", 0.0, 10.0),
     "graph.max_dilation_m": ("room filtration: largest wall clearance tried, m", 0.0, 10.0),
+    "graph.plateau_ratio": ("room filtration: shortest count plateau considered, share of the longest", 0.0, 1.0),
     "graph.min_room_area_m2": ("smallest room, m²", 0.0, 1000.0),
     "graph.floor_z_m": ("floor height in the world frame; empty: estimated from floor points", None, None),
 }

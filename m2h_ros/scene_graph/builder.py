@@ -49,8 +49,9 @@ class SceneGraphConfig:
     max_obstacle_height_m: float = 1.8  # above the floor; higher points never block places
     place_spacing_m: float = 0.5
     min_clearance_m: float = 0.2
-    min_dilation_m: float = 0.4  # room filtration thresholds: metres of clearance from walls
+    min_dilation_m: float = 0.2  # room filtration thresholds: metres of clearance from walls
     max_dilation_m: float = 0.8
+    plateau_ratio: float = 0.15  # Hydra's PLATEAU mode: runs lasting less than this share of the longest are noise
     min_room_area_m2: float = 1.0  # square metres
     floor_z_m: float | None = None  # None: the median height of floor points seen so far
 
@@ -59,6 +60,7 @@ class SceneGraphConfig:
         for key in ("voxel_size_m", "window_radius_m", "object_tolerance_m", "floor_cell_m", "place_spacing_m"):
             check(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
         check(self.min_dilation_m < self.max_dilation_m, "min_dilation_m", "must be below max_dilation")
+        check(0 <= self.plateau_ratio <= 1, "plateau_ratio", f"must be within 0..1, got {self.plateau_ratio}")
         check(self.min_object_voxels >= 1, "min_object_voxels", "must be >= 1")
         check(self.min_object_observations >= 1, "min_object_observations", "must be >= 1")
         check(self.free_space_margin_m >= 0 and 0 <= self.free_space_margin_rel < 1, "free_space_margin_m",
@@ -128,7 +130,9 @@ class SceneGraphBuilder:
         objects = self.objects.update(centers, labels, stamp, self.sensor)
         raster = self.grid.raster()
         places = extract_places(raster, cfg.place_spacing_m, cfg.min_clearance_m)
-        rooms = segment_rooms(raster, places, cfg.min_dilation_m, cfg.max_dilation_m, cfg.min_room_area_m2)
+        rooms = segment_rooms(
+            raster, places, cfg.min_dilation_m, cfg.max_dilation_m, cfg.min_room_area_m2, cfg.plateau_ratio
+        )
         graph = SceneGraph(frame_id=cfg.frame_id, stamp=stamp, label_space=self.space.name)
         z = self.floor_z
         building = graph.add(Node(node_id(BUILDINGS, 0), BUILDINGS, [0.0, 0.0, z], name="building", last_seen=stamp))

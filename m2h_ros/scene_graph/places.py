@@ -20,9 +20,12 @@ does the same in the floor plane, which is cheaper and robust with monocular dep
    or unobserved cell, ignoring furniture (the semantics tell walls from furniture; furnished homes
    leave too little free clearance inside rooms, and too few traversable links, for the place graph to
    tell rooms from doorways). For each threshold δ the cells with room clearance > δ form components;
-   δ* is the middle of the longest plateau of the count of components larger than ``min_room_area``
-   (Hydra's ``PLATEAU`` mode). Those components seed the rooms; each place joins the room of the nearest
-   seed cell.
+   δ* is chosen by Hydra's ``PLATEAU`` mode on the count of components larger than ``min_room_area``:
+   among the runs of equal counts that last at least ``plateau_ratio`` × the longest run, the one with
+   the most components, at the δ where it starts. Those components seed the rooms; each place joins the
+   room of the nearest seed cell. Preferring the most rooms among lasting runs matters on learned depth:
+   wall bands as wide as the depth error eat the clearance of small rooms, which then last only over
+   the smaller thresholds, while the single merged home lasts longest.
 """
 
 from __future__ import annotations
@@ -218,16 +221,17 @@ def _free_links(clearance: np.ndarray, bi: np.ndarray, bj: np.ndarray, ci: np.nd
 
 
 def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float, max_dilation: float,
-                  min_room_area: float, step: float = 0.05) -> np.ndarray:  # fmt: skip
+                  min_room_area: float, plateau_ratio: float, step: float = 0.05) -> np.ndarray:  # fmt: skip
     """(P,) room index per place (-1: none) by clearance filtration (see the module docstring)."""
     rooms = -np.ones(len(places), np.int64)
     if len(places) == 0:
         return rooms
-    clearance = ndimage.distance_transform_edt(raster.room_space) * raster.cell
+    clearance = ndimage.distance_transform_edt(raster.room_space)  # cells
     min_cells = min_room_area / raster.cell**2
 
     def seeds(delta: float) -> tuple[np.ndarray, int]:
-        labelled, n = ndimage.label(clearance > delta)
+        # in cells, rounded: a clearance of 3 cells is not above 0.3 m of 0.1 m cells (0.3 / 0.1 < 3.0)
+        labelled, n = ndimage.label(clearance > round(delta / raster.cell, 6))
         sizes = np.bincount(labelled.ravel(), minlength=n + 1)
         big = np.flatnonzero(sizes >= min_cells)
         big = big[big > 0]
@@ -236,17 +240,10 @@ def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float, 
         return relabel[labelled], len(big)
 
     deltas = np.arange(min_dilation, max_dilation + 1e-9, step)
-    counts = [seeds(d)[1] for d in deltas]
-    # the longest run of equal, non-zero counts; its middle threshold (Hydra's PLATEAU mode)
-    best, run_start = (0, 0), 0
-    for i in range(1, len(deltas) + 1):
-        if i == len(deltas) or counts[i] != counts[run_start]:
-            if counts[run_start] > 0 and i - run_start > best[1] - best[0]:
-                best = (run_start, i)
-            run_start = i
-    if best == (0, 0):
+    best = best_plateau([seeds(d)[1] for d in deltas], plateau_ratio)
+    if best is None:
         return rooms
-    seed, _ = seeds(deltas[(best[0] + best[1] - 1) // 2])
+    seed, _ = seeds(deltas[best])
     # every place joins the room of its nearest seed cell
     _, (ni, nj) = ndimage.distance_transform_edt(seed == 0, return_indices=True)
     nearest = seed[ni, nj]
@@ -255,3 +252,16 @@ def segment_rooms(raster: FloorRaster, places: PlaceGraph, min_dilation: float, 
     rooms = nearest[cells[:, 0], cells[:, 1]] - 1
     _, dense = np.unique(rooms, return_inverse=True)
     return np.where(rooms >= 0, dense - (rooms.min() < 0), -1)
+
+
+def best_plateau(counts: list[int], ratio: float) -> int | None:
+    """Index of δ* in a filtration's component ``counts`` (one per threshold) by Hydra's PLATEAU mode:
+    runs of equal counts last from their first threshold to their last; among the runs that last at
+    least ``ratio`` × the longest, the first with the most components, at its start. None: no run has
+    a component."""
+    starts = [0] + [i for i in range(1, len(counts)) if counts[i] != counts[i - 1]]
+    stops = [*starts[1:], len(counts)]
+    lifetimes = [stop - 1 - start for start, stop in zip(starts, stops)]
+    threshold = ratio * max(lifetimes, default=0)
+    lasting = [s for s, life in zip(starts, lifetimes) if life >= threshold and counts[s] > 0]
+    return max(lasting, key=lambda s: counts[s], default=None)

@@ -10,7 +10,7 @@ from m2h_ros.scene_graph.builder import SceneGraphBuilder, SceneGraphConfig
 from m2h_ros.scene_graph.free_space import RangeImage
 from m2h_ros.scene_graph.graph import BUILDINGS, OBJECTS, PLACES, ROOMS, SceneGraph, node_id, symbol
 from m2h_ros.scene_graph.objects import ObjectTracker
-from m2h_ros.scene_graph.places import FloorGrid, FloorRaster, extract_places
+from m2h_ros.scene_graph.places import FloorGrid, FloorRaster, best_plateau, extract_places, segment_rooms
 from m2h_ros.scene_graph.voxel_map import SemanticVoxelMap, pack, unpack
 
 CHAIR, TABLE, FLOOR, WALL = (SYNTHETIC.id(n) for n in ("chair", "table", "floor", "wall"))
@@ -197,6 +197,35 @@ def test_places_link_across_a_wall_only_through_its_door_and_exactly_where_the_s
             if near and clearance[line[:, 0], line[:, 1]].min() > 0:
                 expected.add((min(p, q), max(p, q)))
     assert {(min(i, j), max(i, j)) for i, j in places.edges.tolist()} == expected
+
+
+@pytest.mark.parametrize(
+    ("counts", "ratio", "expected"),
+    [
+        ([3, 3, 3, 2, 1, 1, 1, 1, 1, 0, 0], 0.15, 0),  # the most rooms among lasting runs, not the longest run
+        ([3, 3, 3, 2, 1, 1, 1, 1, 1, 0, 0], 1.0, 4),  # only the longest run lasts long enough
+        ([1, 1, 1, 4, 1, 1, 1, 1], 0.15, 0),  # one threshold's spike is no plateau
+        ([0, 0, 2, 2, 2, 0], 0.15, 2),  # at the start of the run
+        ([0, 0, 0], 0.15, None),  # no room at any threshold
+    ],
+)
+def test_the_room_threshold_is_hydras_plateau_choice(counts, ratio, expected):
+    assert best_plateau(counts, ratio) == expected
+
+
+def test_a_narrow_room_whose_clearance_walls_eat_early_is_kept_beside_a_large_one():
+    space = np.zeros((46, 80), bool)
+    space[2:44, 2:62] = True  # a 4.2 m × 6 m room ...
+    space[3:43, 65:77] = True  # ... a 4 m × 1.2 m room behind a 0.3 m wall ...
+    space[20:26, 62:65] = True  # ... joined by a 0.6 m door
+    raster = FloorRaster(space, space, np.zeros(2), 0.1)
+    places = extract_places(raster, spacing=0.5, min_clearance=0.1)
+    # two rooms from 0.3 m to 0.45 m of clearance, one (the large) from 0.5 m to 0.8 m: the longer run
+    rooms = segment_rooms(raster, places, 0.2, 0.8, min_room_area=1.0, plateau_ratio=0.15)
+    narrow = places.positions[:, 1] > 6.2
+    assert narrow.any() and set(rooms[narrow]) != set(rooms[~narrow])
+    assert len(set(rooms[narrow])) == 1 and len(set(rooms[~narrow])) == 1
+    assert set(segment_rooms(raster, places, 0.2, 0.8, min_room_area=1.0, plateau_ratio=1.0)) == {0}
 
 
 def test_a_wall_that_a_later_view_sees_past_is_dropped_and_the_wall_behind_it_stays():
