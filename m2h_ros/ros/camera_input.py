@@ -4,6 +4,8 @@ rectified (maps cached per camera) so that every output is of one pinhole camera
 from __future__ import annotations
 
 import collections
+import threading
+import time
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo
@@ -28,19 +30,43 @@ class CameraInput:
     Args:
         tolerance_s: the largest stamp difference for pairing a camera_info with an image.
         rectify: undistort images whose camera_info has distortion (else refuse them).
+        wait_s: the longest wait for the camera_info of an image that arrived before it. A camera
+            publishes both at once, but their callbacks run in either order; until a camera_info comes,
+            only the first image waits.
     """
 
-    def __init__(self, tolerance_s: float, rectify: bool, history: int = 60):
-        self.tolerance_s, self.rectify = tolerance_s, rectify
+    def __init__(self, tolerance_s: float, rectify: bool, wait_s: float = 0.0, history: int = 60):
+        self.tolerance_s, self.rectify, self.wait_s = tolerance_s, rectify, wait_s
         self.infos: collections.deque = collections.deque(maxlen=history)
+        self._arrived = threading.Condition()
+        self._first = True  # no image has waited yet
         self._rectifier: Rectifier | None = None
         self._key: tuple | None = None
 
     def add(self, msg: CameraInfo) -> None:
-        self.infos.append(msg)
+        with self._arrived:
+            self.infos.append(msg)
+            self._arrived.notify_all()
+
+    def _wait_for(self, stamp: float) -> None:
+        """Until a camera_info as late as ``stamp`` (within the tolerance) is in, or ``wait_s`` passed."""
+        deadline = time.monotonic() + self.wait_s
+        with self._arrived:
+            first, self._first = self._first, False
+
+            def missing() -> bool:
+                if not self.infos:
+                    return first
+                return conv.stamp_seconds(self.infos[-1].header) < stamp - self.tolerance_s
+
+            while missing():
+                if not self._arrived.wait(deadline - time.monotonic()):
+                    return
 
     def pair(self, stamp: float, width: int, height: int) -> CameraInfo:
         """The camera_info of the image at ``stamp``; CameraError says why there is none."""
+        if self.wait_s > 0:
+            self._wait_for(stamp)
         infos = list(self.infos)
         if not infos:
             raise CameraError("no camera_info received: publishing images only, no points or camera_info",

@@ -36,6 +36,7 @@ class PerceptionConfig:
     label_space: str = ""  # empty: the model's own; else publish labels remapped into this space
     outputs: tuple[str, ...] = OUTPUTS
     camera_info_tolerance_s: float = 0.02
+    camera_info_wait_s: float = 0.1  # for the camera_info of an image that came first
     rectify: bool = True  # undistort images whose camera_info has distortion (false: refuse them)
     input_qos: str = "sensor_data"
     output_qos: str = "reliable"
@@ -60,6 +61,7 @@ class PerceptionConfig:
               f"must be empty or one of {', '.join(label_spaces.LABEL_SPACES)}, got {self.label_space!r}")  # fmt: skip
         check(self.max_rate_hz >= 0, "max_rate_hz", f"must be >= 0, got {self.max_rate_hz}")
         check(self.camera_info_tolerance_s >= 0, "camera_info_tolerance_s", "must be >= 0")
+        check(self.camera_info_wait_s >= 0, "camera_info_wait_s", "must be >= 0")
         check(0 <= self.overlay_alpha <= 1, "overlay_alpha", f"must be within 0..1, got {self.overlay_alpha}")
         for key in ("input_qos", "output_qos"):
             check(getattr(self, key) in QOS, key, f"must be one of {', '.join(QOS)}, got {getattr(self, key)!r}")
@@ -82,6 +84,7 @@ PARAMETERS = {
     "label_space": ("label space of the published labels (empty: the model's)", None, None),
     "outputs": (f"outputs to publish, of: {', '.join(OUTPUTS)}", None, None),
     "camera_info_tolerance_s": ("largest stamp difference for pairing camera_info with an image", 0.0, 10.0),
+    "camera_info_wait_s": ("longest wait for the camera_info of an image that arrived before it", 0.0, 10.0),
     "rectify": ("undistort images whose camera_info has distortion (false: refuse them)", None, None),
     "input_qos": (f"QoS of the image and camera_info subscriptions: {' or '.join(QOS)}", None, None),
     "output_qos": (f"QoS of the outputs (camera_info_out is also transient-local): {' or '.join(QOS)}", None, None),

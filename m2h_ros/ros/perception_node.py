@@ -89,7 +89,8 @@ class PerceptionNode(Node):
         table[sorted(model_space.invalid_labels)] = label_spaces.UNKNOWN
         self.outputs = OutputBuilder(table.astype(np.int16), self.label_space, self.config.overlay_alpha,
                                      self.config.cloud)  # fmt: skip
-        self.camera = CameraInput(self.config.camera_info_tolerance_s, self.config.rectify)
+        self.camera = CameraInput(self.config.camera_info_tolerance_s, self.config.rectify,
+                                  self.config.camera_info_wait_s)  # fmt: skip
         self.floor_scale = FloorScale(self.config.scale) if self.config.scale.mode == "floor" else None
         self.ground = np.isin(np.arange(len(model_space)), sorted(model_space.ground_labels))  # by model class
         # A canonical-camera network's depth is metric only through the camera's focal length.

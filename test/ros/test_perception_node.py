@@ -165,6 +165,34 @@ def test_without_camera_info_images_still_flow_and_diagnostics_say_why(ros_env, 
     assert code == 0 and says in out
 
 
+def test_an_image_whose_camera_info_comes_after_it_still_gets_its_cloud(ros_env, weights):
+    """Callbacks of one camera's image and camera_info run in either order: the node waits (up to
+    camera_info_wait_s) for the camera_info of the image's stamp instead of dropping its cloud."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+    node = start_node(ros_env, weights, "camera_info_wait_s:=2.0")
+    c = Collector()
+    try:
+        c.subscribe("points", PointCloud2)
+        c.subscribe("/diagnostics", DiagnosticArray)
+        images = c.node.create_publisher(Image, "image", 10)
+        infos = c.node.create_publisher(CameraInfo, "camera_info", 10)
+        for image, info in frames():
+            infos.publish(make_camera_info(W, H, stamp_of(info.header) - 0.1))  # the previous frame's, again
+            images.publish(image)
+            c.spin_until(lambda: False, 0.05, node)  # this frame's comes 50 ms after its image
+            infos.publish(info)
+            if c.spin_until(lambda: len(c.messages["points"]) >= 3, 0.1, node):
+                break
+        assert len(c.messages["points"]) >= 3, stop(node)[1]
+        c.spin_until(lambda: bool(latest_diagnostics(c)), 10.0, node)
+        assert "no_cloud_unpaired_camera_info" not in latest_diagnostics(c)
+    finally:
+        c.close()
+        stop(node)
+
+
 def _bad_images():
     from sensor_msgs.msg import Image
 
