@@ -34,7 +34,7 @@ def eval_dataset(model: MultiTaskNet, root, split: str = "val", file_label_space
     cfg = model.config
     return MultiTaskDataset(root, split, label_space=cfg.label_space, file_label_space=file_label_space,
                             convention=convention_of(model), transform=EvalTransform(cfg.mean, cfg.std),
-                            cache=cache, need_focal=cfg.depth_focal_px > 0)  # fmt: skip
+                            cache=cache, need_focal=cfg.needs_focal)  # fmt: skip
 
 
 @torch.no_grad()

@@ -148,7 +148,7 @@ class Predictor:
     @property
     def needs_focal(self) -> bool:
         """Whether metric depth needs each image's focal length (a canonical-camera network)."""
-        return self.model.config.depth_focal_px > 0
+        return self.model.config.needs_focal
 
     def predict(self, image: np.ndarray, focal_px: float | None = None) -> Prediction:
         """One (H, W[, C]) uint8 image -> :class:`Prediction` at (H, W); ``focal_px``: its camera's

@@ -90,6 +90,11 @@ class ModelConfig:
         check(self.min_depth >= 0, "min_depth", f"must be >= 0, got {self.min_depth}")
         check(self.depth_focal_px >= 0, "depth_focal_px", f"must be >= 0 (0: metric output), got {self.depth_focal_px}")
 
+    @property
+    def needs_focal(self) -> bool:
+        """Whether metric depth needs each image's focal length (a canonical-camera network)."""
+        return self.depth_focal_px > 0
+
 
 # fmt: off
 VARIANTS: dict[str, dict] = {

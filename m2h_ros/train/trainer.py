@@ -294,7 +294,7 @@ def _data(cfg: TrainConfig, env: _Distributed, model: torch.nn.Module):
     train_set = MultiTaskDataset(d.root, d.train_split, label_space=model_cfg.label_space,
                                  file_label_space=d.file_label_space, convention=d.convention,
                                  transform=TrainTransform(cfg.augment, model_cfg.mean, model_cfg.std), cache=d.cache,
-                                 need_focal=model_cfg.depth_focal_px > 0)  # fmt: skip
+                                 need_focal=model_cfg.needs_focal)  # fmt: skip
     sampler = torch.utils.data.DistributedSampler(train_set, seed=cfg.seed) if env.world > 1 else None
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
