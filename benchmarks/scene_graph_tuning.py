@@ -24,6 +24,8 @@ from provenance import machine, save
 SWEEP = {
     "object_tolerance_m": [0.08, 0.16],
     "min_object_voxels": [10, 40],
+    "max_fragment_voxels": [0, 200],
+    "fragment_confidence": [0.7, 1.0],
     ("min_dilation_m", "max_dilation_m"): [(0.1, 0.8), (0.4, 0.8), (0.2, 1.2)],
     "plateau_ratio": [0.05, 0.5],
     "min_room_area_m2": [0.5, 2.0],

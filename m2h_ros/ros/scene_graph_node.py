@@ -97,6 +97,8 @@ PARAMETERS = {
     "graph.object_tolerance_m": ("Euclidean clustering distance of objects, m", 0.01, 2.0),
     "graph.min_object_voxels": ("smallest object, in voxels", 1, 100000),
     "graph.min_object_observations": ("graph updates a cluster must be found in before it is an object", 1, 1000),
+    "graph.max_fragment_voxels": ("largest cluster that may be a mislabelled part of an object (0: none)", 0, 100000),
+    "graph.fragment_confidence": ("such a cluster is one when its mean label confidence is below this", 0.0, 1.0),
     "graph.floor_cell_m": ("cell size of the floor grid, m", 0.01, 1.0),
     "graph.max_obstacle_height_m": ("points higher than this above the floor never block places, m", 0.1, 10.0),
     "graph.place_spacing_m": ("distance between places, m", 0.1, 10.0),

@@ -45,6 +45,8 @@ class SceneGraphConfig:
     object_tolerance_m: float = 0.12  # Euclidean clustering distance, metres
     min_object_voxels: int = 20  # smaller clusters are mostly fragments of misplaced learned depth
     min_object_observations: int = 2  # updates a cluster must be found in before it is an object
+    max_fragment_voxels: int = 100  # a cluster this small, touching a larger one of another object label ...
+    fragment_confidence: float = 0.85  # ... whose labels agree less than this is a mislabelled part of it
     floor_cell_m: float = 0.1
     max_obstacle_height_m: float = 1.8  # above the floor; higher points never block places
     place_spacing_m: float = 0.5
@@ -63,6 +65,8 @@ class SceneGraphConfig:
         check(0 <= self.plateau_ratio <= 1, "plateau_ratio", f"must be within 0..1, got {self.plateau_ratio}")
         check(self.min_object_voxels >= 1, "min_object_voxels", "must be >= 1")
         check(self.min_object_observations >= 1, "min_object_observations", "must be >= 1")
+        check(self.max_fragment_voxels >= 0, "max_fragment_voxels", "must be >= 0 (0: keep every cluster)")
+        check(0 <= self.fragment_confidence <= 1, "fragment_confidence", "must be within 0..1")
         check(self.free_space_margin_m >= 0 and 0 <= self.free_space_margin_rel < 1, "free_space_margin_m",
               "must be >= 0 and free_space_margin_rel within [0, 1)")  # fmt: skip
 
@@ -80,6 +84,8 @@ class SceneGraphBuilder:
             cfg.min_object_voxels,
             cfg.min_object_observations,
             cfg.window_radius_m,
+            max_fragment_voxels=cfg.max_fragment_voxels,
+            fragment_confidence=cfg.fragment_confidence,
         )
         self.grid = FloorGrid(cfg.floor_cell_m, cfg.max_obstacle_height_m, margin_m=cfg.free_space_margin_m,
                               margin_rel=cfg.free_space_margin_rel)  # fmt: skip
@@ -126,8 +132,8 @@ class SceneGraphBuilder:
     def update(self, stamp: float) -> SceneGraph:
         """The scene graph from everything integrated so far."""
         cfg = self.config
-        centers, labels, _ = self.map.voxels(cfg.min_hits)
-        objects = self.objects.update(centers, labels, stamp, self.sensor)
+        centers, labels, confidence = self.map.voxels(cfg.min_hits)
+        objects = self.objects.update(centers, labels, stamp, self.sensor, confidence)
         raster = self.grid.raster()
         places = extract_places(raster, cfg.place_spacing_m, cfg.min_clearance_m)
         rooms = segment_rooms(

@@ -2,16 +2,22 @@
 
 Each update clusters the voxels of every object label by Euclidean distance (open3d's DBSCAN with
 ``min_points = 1`` is exactly Euclidean cluster extraction with tolerance ``eps``), drops clusters
-smaller than ``min_voxels``, and associates each cluster with an existing object of the same label
-whose axis-aligned box contains the cluster's centroid or whose centroid the cluster's box contains
-(Hydra's containment test, applied both ways), or whose box overlaps the cluster's by more than half of
-the smaller box (a partial view that grew). Unmatched clusters become candidates, confirmed as objects
-once they were found in ``min_observations`` updates; a candidate missing from an update is forgotten
-(on learned depth most spurious clusters live for a few clouds, until the space is seen through).
-Objects of one label that come to satisfy the same test are merged (the older id survives). A confirmed
-object whose cluster is gone while it lies within the map's window around the sensor is forgotten too
-(its space was seen through or relabelled); one whose voxels were archived beyond the window stays in
-the graph, inactive, with its last geometry.
+smaller than ``min_voxels`` and fragments (below), and associates each cluster with an existing object
+of the same label whose axis-aligned box contains the cluster's centroid or whose centroid the
+cluster's box contains (Hydra's containment test, applied both ways), or whose box overlaps the
+cluster's by more than half of the smaller box (a partial view that grew). Unmatched clusters become
+candidates, confirmed as objects once they were found in ``min_observations`` updates; a candidate
+missing from an update is forgotten (on learned depth most spurious clusters live for a few clouds,
+until the space is seen through). Objects of one label that come to satisfy the same test are merged
+(the older id survives). A confirmed object whose cluster is gone while it lies within the map's window
+around the sensor is forgotten too (its space was seen through or relabelled); one whose voxels were
+archived beyond the window stays in the graph, inactive, with its last geometry.
+
+A fragment is a cluster of at most ``max_fragment_voxels`` whose voxels' mean label confidence (the
+winning label's share of their evidence) is below ``fragment_confidence`` and that touches a larger
+cluster of another object label: learned labels break one piece of furniture into its main part and
+patches that flicker between classes from view to view, and each patch would otherwise become an
+object. A small object consistently seen as itself (a box on a shelf) is kept.
 """
 
 from __future__ import annotations
@@ -65,26 +71,23 @@ def euclidean_clusters(points: np.ndarray, tolerance: float) -> np.ndarray:
 
 class ObjectTracker:
     def __init__(self, object_labels: set[int], tolerance: float, min_voxels: int, min_observations: int = 1,
-                 window_radius: float = np.inf, margin: float = 0.05):  # fmt: skip
+                 window_radius: float = np.inf, margin: float = 0.05, max_fragment_voxels: int = 0,
+                 fragment_confidence: float = 0.85):  # fmt: skip
         self.object_labels = set(object_labels)
         self.tolerance, self.min_voxels, self.margin = tolerance, min_voxels, margin
+        self.max_fragment_voxels, self.fragment_confidence = max_fragment_voxels, fragment_confidence
         self.min_observations, self.window_radius = min_observations, window_radius
         self.objects: dict[int, SceneObject] = {}
         self.next_id = 0
 
-    def update(self, centers: np.ndarray, labels: np.ndarray, stamp: float, sensor: np.ndarray | None = None
-               ) -> dict[int, SceneObject]:  # fmt: skip
-        """Re-cluster the map's voxels (centres (M, 3), labels (M,)) and update the objects; returns the
-        confirmed ones. An object missing from the clusters is forgotten when it was a candidate or lies
+    def update(self, centers: np.ndarray, labels: np.ndarray, stamp: float, sensor: np.ndarray | None = None,
+               confidence: np.ndarray | None = None) -> dict[int, SceneObject]:  # fmt: skip
+        """Re-cluster the map's voxels (centres (M, 3), labels (M,), label ``confidence`` (M,), unknown: 0)
+        and update the objects; returns the confirmed ones. An object missing from the clusters is forgotten when it was a candidate or lies
         within ``window_radius`` of ``sensor`` (the map still holds that space), and archived otherwise."""
         matched: set[int] = set()
-        for label in sorted(self.object_labels & set(np.unique(labels).tolist())):
-            pts = centers[labels == label]
-            cluster = euclidean_clusters(pts, self.tolerance)
-            for c in range(cluster.max() + 1 if len(cluster) else 0):
-                members = pts[cluster == c]
-                if len(members) >= self.min_voxels:
-                    matched.add(self._associate(label, members, stamp, matched))
+        for label, members in self.clusters(centers, labels, confidence):
+            matched.add(self._associate(label, members, stamp, matched))
         for obj in list(self.objects.values()):
             if obj.id in matched:
                 continue
@@ -95,6 +98,36 @@ class ObjectTracker:
                 obj.active, obj.voxels = False, obj.voxels[:0]  # archived: keep the geometry, not the voxels
         self._merge_duplicates()
         return {i: o for i, o in self.objects.items() if o.observations >= self.min_observations}
+
+    def clusters(self, centers: np.ndarray, labels: np.ndarray, confidence: np.ndarray | None = None
+                 ) -> list[tuple[int, np.ndarray]]:  # fmt: skip
+        """(label, member centres (K, 3)) of every object cluster of at least ``min_voxels`` that is not a
+        fragment (see the module docstring)."""
+        keep = np.isin(labels, sorted(self.object_labels))
+        centers, labels = centers[keep], labels[keep]
+        confidence = np.zeros(len(labels)) if confidence is None else confidence[keep]
+        found = []  # (label, member indices)
+        for label in np.unique(labels).tolist():
+            idx = np.flatnonzero(labels == label)
+            cluster = euclidean_clusters(centers[idx], self.tolerance)
+            found += [(label, idx[cluster == c]) for c in range(cluster.max() + 1)]
+        if self.max_fragment_voxels > 0 and len(found) > 1:
+            piece = euclidean_clusters(centers, self.tolerance)  # connected across labels
+            largest: dict[int, dict[int, int]] = {}  # piece -> label -> its largest cluster's size
+            for label, idx in found:
+                sizes = largest.setdefault(int(piece[idx[0]]), {})
+                sizes[label] = max(sizes.get(label, 0), len(idx))
+
+            def fragment(label: int, idx: np.ndarray) -> bool:
+                sizes = largest[int(piece[idx[0]])]
+                return (
+                    len(idx) <= self.max_fragment_voxels
+                    and confidence[idx].mean() < self.fragment_confidence
+                    and any(n > len(idx) for o, n in sizes.items() if o != label)
+                )
+
+            found = [(label, idx) for label, idx in found if not fragment(label, idx)]
+        return [(label, centers[idx]) for label, idx in found if len(idx) >= self.min_voxels]
 
     def _near(self, obj: SceneObject, sensor: np.ndarray | None) -> bool:
         return sensor is not None and float(np.linalg.norm(obj.centroid - sensor)) < self.window_radius
