@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import open3d as o3d
+from scipy.spatial import cKDTree
 
 
 @dataclass
@@ -111,23 +112,22 @@ class ObjectTracker:
             idx = np.flatnonzero(labels == label)
             cluster = euclidean_clusters(centers[idx], self.tolerance)
             found += [(label, idx[cluster == c]) for c in range(cluster.max() + 1)]
-        if self.max_fragment_voxels > 0 and len(found) > 1:
-            piece = euclidean_clusters(centers, self.tolerance)  # connected across labels
-            largest: dict[int, dict[int, int]] = {}  # piece -> label -> its largest cluster's size
-            for label, idx in found:
-                sizes = largest.setdefault(int(piece[idx[0]]), {})
-                sizes[label] = max(sizes.get(label, 0), len(idx))
-
-            def fragment(label: int, idx: np.ndarray) -> bool:
-                sizes = largest[int(piece[idx[0]])]
-                return (
-                    len(idx) <= self.max_fragment_voxels
-                    and confidence[idx].mean() < self.fragment_confidence
-                    and any(n > len(idx) for o, n in sizes.items() if o != label)
-                )
-
-            found = [(label, idx) for label, idx in found if not fragment(label, idx)]
-        return [(label, centers[idx]) for label, idx in found if len(idx) >= self.min_voxels]
+        found = [(label, idx) for label, idx in found if len(idx) >= self.min_voxels]
+        suspects = [i for i, (_, idx) in enumerate(found)
+                    if len(idx) <= self.max_fragment_voxels and confidence[idx].mean() < self.fragment_confidence]  # fmt: skip
+        if suspects:
+            size = np.zeros(len(labels), np.int64)  # the size of each voxel's cluster
+            for _, idx in found:
+                size[idx] = len(idx)
+            tree = cKDTree(centers)
+            fragments = set()
+            for i in suspects:
+                label, idx = found[i]
+                near = np.unique(np.concatenate(tree.query_ball_point(centers[idx], self.tolerance)))
+                if np.any((labels[near] != label) & (size[near] > len(idx))):
+                    fragments.add(i)
+            found = [f for i, f in enumerate(found) if i not in fragments]
+        return [(label, centers[idx]) for label, idx in found]
 
     def _near(self, obj: SceneObject, sensor: np.ndarray | None) -> bool:
         return sensor is not None and float(np.linalg.norm(obj.centroid - sensor)) < self.window_radius
