@@ -72,18 +72,22 @@ def test_clustering_separates_objects_and_association_keeps_ids():
     np.testing.assert_allclose(objs[ids[TABLE]].centroid, table.mean(0) + [0.03, 0, 0], atol=1e-9)
 
 
-@pytest.mark.parametrize("max_fragment_voxels, kept", [(0, 4), (100, 3)])
-def test_a_small_mislabelled_patch_of_an_object_is_dropped_but_a_small_object_on_its_own_is_kept(
-    max_fragment_voxels, kept
+@pytest.mark.parametrize("max_fragment_voxels, patch_confidence, kept", [(0, 0.6, 4), (100, 0.6, 3), (100, 0.95, 4)])
+def test_a_small_patch_whose_labels_flicker_on_a_larger_object_is_dropped_but_not_a_small_object_apart(
+    max_fragment_voxels, patch_confidence, kept
 ):
-    tracker = ObjectTracker({CHAIR, TABLE}, tolerance=0.12, min_voxels=10, max_fragment_voxels=max_fragment_voxels)
+    tracker = ObjectTracker({CHAIR, TABLE}, tolerance=0.12, min_voxels=10, max_fragment_voxels=max_fragment_voxels,
+                            fragment_confidence=0.85)  # fmt: skip
     chair = box_points([0, 0, 0], [0.4, 0.4, 0.9])
     patch = box_points([0.1, 0.1, 0.45], [0.3, 0.3, 0.5], n=60)  # inside the chair, labelled table
     alone = box_points([3, 0, 0.7], [3.1, 0.1, 0.75], n=60)  # a small table-labelled thing, apart
     large = box_points([0.4, 0, 0.6], [1.6, 0.8, 0.65], n=400)  # a table beside the chair: above the cap
     pts = np.concatenate([chair, patch, alone, large])
     labels = np.array([CHAIR] * 2000 + [TABLE] * 520)
-    objs = tracker.update(pts, labels, 1.0)
+    confidence = np.concatenate(
+        [np.full(2000, 0.9), np.full(60, patch_confidence), np.full(60, 0.6), np.full(400, 0.9)]
+    )
+    objs = tracker.update(pts, labels, 1.0, confidence=confidence)
     assert len(objs) == kept
     assert sorted(o.num_voxels for o in objs.values())[-3:] == [60, 400, 2000]
 
