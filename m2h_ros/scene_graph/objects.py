@@ -84,8 +84,9 @@ class ObjectTracker:
     def update(self, centers: np.ndarray, labels: np.ndarray, stamp: float, sensor: np.ndarray | None = None,
                confidence: np.ndarray | None = None) -> dict[int, SceneObject]:  # fmt: skip
         """Re-cluster the map's voxels (centres (M, 3), labels (M,), label ``confidence`` (M,), unknown: 0)
-        and update the objects; returns the confirmed ones. An object missing from the clusters is forgotten when it was a candidate or lies
-        within ``window_radius`` of ``sensor`` (the map still holds that space), and archived otherwise."""
+        and update the objects; returns the confirmed ones. An object missing from the clusters is
+        forgotten when it was a candidate or lies within ``window_radius`` of ``sensor`` (the map still
+        holds that space), and archived otherwise."""
         matched: set[int] = set()
         for label, members in self.clusters(centers, labels, confidence):
             matched.add(self._associate(label, members, stamp, matched))
