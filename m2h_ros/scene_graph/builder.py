@@ -42,7 +42,7 @@ class SceneGraphConfig:
     min_hits: int = 2  # observations before a voxel counts
     free_space_margin_m: float = 0.1  # a voxel (or wall cell) this far in front of a later-seen surface was ...
     free_space_margin_rel: float = 0.1  # ... seen through, plus this share of that surface's range (depth error)
-    object_tolerance_m: float = 0.12  # Euclidean clustering distance, metres
+    object_tolerance_m: float = 0.16  # Euclidean clustering distance, metres (3 voxels: joins a smeared learned object)
     min_object_voxels: int = 20  # smaller clusters are mostly fragments of misplaced learned depth
     min_object_observations: int = 2  # updates a cluster must be found in before it is an object
     max_fragment_voxels: int = 100  # a cluster this small, touching a larger one of another object label ...
