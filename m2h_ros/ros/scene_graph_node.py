@@ -92,6 +92,7 @@ PARAMETERS = {
     "graph.max_voxels": ("most voxels kept", 1000, 2**31 - 1),
     "graph.decay_s": ("time constant of the label evidence decay, s (0: none)", 0.0, 1e6),
     "graph.min_hits": ("observations before a voxel counts", 1, 1000),
+    "graph.full_weight_range_m": ("beyond this range a point's label evidence weighs (this / range)², m", 0.01, 100.0),
     "graph.free_space_margin_m": ("a voxel or wall cell this far before a seen surface was seen through, m", 0.0, 10.0),
     "graph.free_space_margin_rel": ("plus this share of that surface's range", 0.0, 0.99),
     "graph.object_tolerance_m": ("Euclidean clustering distance of objects, m", 0.01, 2.0),

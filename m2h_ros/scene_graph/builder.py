@@ -40,6 +40,7 @@ class SceneGraphConfig:
     max_voxels: int = 1_000_000
     decay_s: float = 60.0  # evidence half-life ≈ 0.7 decay_s
     min_hits: int = 2  # observations before a voxel counts
+    full_weight_range_m: float = 2.0  # beyond it a point's label evidence weighs (this / range)²
     free_space_margin_m: float = 0.1  # a voxel (or wall cell) this far in front of a later-seen surface was ...
     free_space_margin_rel: float = 0.1  # ... seen through, plus this share of that surface's range (depth error)
     object_tolerance_m: float = 0.16  # Euclidean clustering distance, metres (3 voxels: joins a smeared learned object)
@@ -59,7 +60,8 @@ class SceneGraphConfig:
 
     def __post_init__(self) -> None:
         get_label_space(self.label_space)
-        for key in ("voxel_size_m", "window_radius_m", "object_tolerance_m", "floor_cell_m", "place_spacing_m"):
+        for key in ("voxel_size_m", "window_radius_m", "full_weight_range_m", "object_tolerance_m", "floor_cell_m",
+                    "place_spacing_m"):  # fmt: skip
             check(getattr(self, key) > 0, key, f"must be > 0, got {getattr(self, key)}")
         check(self.min_dilation_m < self.max_dilation_m, "min_dilation_m", "must be below max_dilation")
         check(0 <= self.plateau_ratio <= 1, "plateau_ratio", f"must be within 0..1, got {self.plateau_ratio}")
@@ -103,15 +105,20 @@ class SceneGraphBuilder:
         return float(np.median(self._floor_heights)) if self._floor_heights else 0.0
 
     def integrate(self, points: np.ndarray, labels: np.ndarray, stamp: float, sensor: np.ndarray) -> None:
-        """World-frame points (N, 3) with label ids (N,) seen from ``sensor`` (3,) at ``stamp`` seconds."""
+        """World-frame points (N, 3) with label ids (N,) seen from ``sensor`` (3,) at ``stamp`` seconds.
+        The labels of points beyond ``full_weight_range_m`` count less: a far pixel covers more of the
+        scene, and its depth is less certain."""
+        cfg = self.config
         points = np.asarray(points, np.float64).reshape(-1, 3)
         labels = np.asarray(labels).reshape(-1)
         if len(points) != len(labels):
             raise ValueError(f"{len(points)} points but {len(labels)} labels")
-        ok = np.isfinite(points).all(1) & (labels >= 0)
-        points, labels = points[ok], labels[ok]
-        self.map.integrate(points, labels, stamp, sensor)
         self.sensor = np.asarray(sensor, float)
+        ranges = np.linalg.norm(points - self.sensor, axis=1)
+        ok = np.isfinite(ranges) & (labels >= 0)
+        points, labels, ranges = points[ok], labels[ok], ranges[ok]
+        weights = np.minimum(1.0, (cfg.full_weight_range_m / np.maximum(ranges, 1e-6)) ** 2)
+        self.map.integrate(points, labels, stamp, self.sensor, weights)
         floor = np.isin(labels, self._floor)
         if floor.any():
             self._floor_heights = [*self._floor_heights[-199:], float(np.median(points[floor, 2]))]

@@ -39,6 +39,16 @@ def test_voxel_labels_fuse_by_counts_and_decay_towards_recent_evidence():
     np.testing.assert_allclose(centers[0], [0.05, 0.05, 0.05])
 
 
+def test_a_near_view_outweighs_more_points_seen_from_afar():
+    box = SYNTHETIC.id("box")
+    builder = SceneGraphBuilder(SceneGraphConfig(full_weight_range_m=2.0))
+    p = np.array([[0.02, 0.02, 0.02]])
+    builder.integrate(np.repeat(p, 5, 0), np.full(5, box), 0.0, np.array([6.0, 0.0, 0.0]))  # weight (2/6)² each
+    builder.integrate(np.repeat(p, 2, 0), np.full(2, TABLE), 0.1, np.array([1.0, 0.0, 0.0]))  # within 2 m: 1 each
+    _, labels, confidence = builder.map.voxels()
+    assert labels.tolist() == [TABLE] and confidence[0] == pytest.approx(2 / (2 + 5 / 9), abs=0.01)
+
+
 def test_map_memory_stays_bounded_when_the_camera_keeps_moving():
     m = SemanticVoxelMap(num_labels=3, voxel_size=0.1, window_radius=5.0, max_voxels=10**6, decay_s=60.0)
     sizes = []
