@@ -22,7 +22,6 @@ from provenance import machine, save
 
 # One parameter at a time around the defaults (SceneGraphConfig); tuples set several fields together.
 SWEEP = {
-    "full_weight_range_m": [1.0, 4.0],
     "object_tolerance_m": [0.12, 0.2],
     "min_object_voxels": [10, 40],
     "max_fragment_voxels": [0, 200],
