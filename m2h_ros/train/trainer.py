@@ -45,6 +45,7 @@ from m2h_ros.train.losses import TASKS, TaskWeighting, task_losses
 @dataclass
 class DataConfig:
     root: Path = Path("data/synthetic")
+    extra_train_roots: list[Path] = field(default_factory=list)  # their train_split joins root's (same layout)
     train_split: str = "train"
     val_split: str = "val"
     file_label_space: str = "nyu40"  # the ids in segmentation/*.png
@@ -235,7 +236,8 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
     # A resumed run continues its log; a new run in the same directory starts a new one.
     log = (out / "metrics.jsonl").open("a" if step else "w") if env.main else None
     d = cfg.data
-    training_data = {"dataset": str(d.root), "split": d.train_split, "frames": len(train_set),
+    datasets = [str(r) for r in (d.root, *d.extra_train_roots)]
+    training_data = {"dataset": ", ".join(datasets), "split": d.train_split, "frames": len(train_set),
                      "convention": d.convention, "crop_size": list(cfg.augment.crop_size)}  # fmt: skip
     bar = tqdm(total=cfg.iterations, initial=step, desc="training", unit="step", disable=not progress)
     running = {t: 0.0 for t in TASKS}
@@ -291,10 +293,12 @@ def _build(cfg: TrainConfig) -> torch.nn.Module:
 def _data(cfg: TrainConfig, env: _Distributed, model: torch.nn.Module):
     """(training set, its loader, its distributed sampler or None, validation set on the main process)."""
     d, model_cfg = cfg.data, model.config
-    train_set = MultiTaskDataset(d.root, d.train_split, label_space=model_cfg.label_space,
-                                 file_label_space=d.file_label_space, convention=d.convention,
-                                 transform=TrainTransform(cfg.augment, model_cfg.mean, model_cfg.std), cache=d.cache,
-                                 need_focal=model_cfg.needs_focal)  # fmt: skip
+    transform = TrainTransform(cfg.augment, model_cfg.mean, model_cfg.std)
+    train_set = torch.utils.data.ConcatDataset([
+        MultiTaskDataset(root, d.train_split, label_space=model_cfg.label_space, file_label_space=d.file_label_space,
+                         convention=d.convention, transform=transform, cache=d.cache, need_focal=model_cfg.needs_focal)
+        for root in (d.root, *d.extra_train_roots)
+    ])  # fmt: skip
     sampler = torch.utils.data.DistributedSampler(train_set, seed=cfg.seed) if env.world > 1 else None
     loader = torch.utils.data.DataLoader(
         train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,

@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from m2h_ros.config import from_dict, to_dict
+from m2h_ros.errors import DataError
 from m2h_ros.model.build import build_model
 from m2h_ros.model.checkpoint import read_header
 from m2h_ros.train.losses import TASKS
@@ -88,6 +89,26 @@ def test_init_weights_start_a_canonical_camera_run_from_a_metric_checkpoint(tiny
         assert torch.allclose(value, initial[name].float(), atol=1e-6), name
     fresh = build_model(tuned.config, init_backbone=False).state_dict()
     assert not all(torch.equal(fresh[k], initial[k].float()) for k in initial)  # the checkpoint is not a new network
+
+
+def test_extra_train_roots_join_the_training_set_and_are_recorded(tiny_dataset, tmp_path):
+    """A second dataset's train split trains beside the first; validation stays on the first root's."""
+    from m2h_ros.synth.generate import SynthConfig, generate_dataset
+
+    more = tmp_path / "more"
+    generate_dataset(more, [3], SynthConfig(width=112, height=84, frames_per_scene=6), workers=1, val_fraction=0,
+                     progress=False)  # fmt: skip
+    cfg = tiny_config(tiny_dataset, tmp_path / "run", iterations=2, eval_every=2,
+                      data={"root": str(tiny_dataset), "extra_train_roots": [str(more)]})  # fmt: skip
+    train(cfg, progress=False)
+    header = read_header(tmp_path / "run" / "last.safetensors")
+    assert header["training_data"]["frames"] == 2 * 6 + 6  # two training homes, one more
+    assert header["training_data"]["dataset"] == f"{tiny_dataset}, {more}"
+    assert header["metrics"]["split"] == "val"
+    missing = tiny_config(tiny_dataset, tmp_path / "bad", data={"root": str(tiny_dataset),
+                                                                  "extra_train_roots": [str(tmp_path / "none")]})  # fmt: skip
+    with pytest.raises(DataError, match="no such split file"):
+        train(missing, progress=False)
 
 
 def test_mismatched_convention_is_refused_before_training(tiny_dataset, tmp_path):
