@@ -51,13 +51,13 @@ class Recorder:
         self.graphs: list = []
         self.label_space: str | None = None
         self.diagnostics: dict[str, dict] = {}
-        for name in SCORED_OUTPUTS:
-            self.node.create_subscription(Image, f"{namespace}/{name}", self._output(name), reliable)
+        self.output_subs = [self.node.create_subscription(Image, f"{namespace}/{name}", self._output(name), reliable)
+                            for name in SCORED_OUTPUTS]  # fmt: skip
         self.node.create_subscription(SceneGraph, f"{namespace}/scene_graph", self.graphs.append, reliable)
         self.node.create_subscription(FloorScale, f"{namespace}/floor_scale", self._on_scale, reliable)
         self.node.create_subscription(LabelSpace, f"{namespace}/label_space", self._on_label_space, latched)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
-        self.depth_topic, self.scale_topic = f"{namespace}/depth", f"{namespace}/floor_scale"
+        self.camera_info_topic, self.scale_topic = topics["camera_info"], f"{namespace}/floor_scale"
         self.expects_scale = False
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
@@ -91,9 +91,12 @@ class Recorder:
             self.diagnostics[s.name] = {kv.key: kv.value for kv in s.values}
 
     def ready(self, image_topic: str) -> bool:
-        """The nodes are listening, publishing, and have told their label space."""
-        ready = (self.pubs[image_topic].get_subscription_count() > 0 and self.label_space is not None
-                 and self.node.count_publishers(self.depth_topic) > 0)  # fmt: skip
+        """The nodes are listening, publishing, and have told their label space. Matched endpoints, not
+        the graph's: on a busy machine a publisher may be in the graph before its data reaches the other
+        side, and a frame sent then would never be answered."""
+        inputs = [self.pubs[t] for t in (image_topic, self.camera_info_topic) if t in self.pubs]
+        ready = (all(p.get_subscription_count() > 0 for p in inputs) and self.label_space is not None
+                 and all(s.get_publisher_count() > 0 for s in self.output_subs))  # fmt: skip
         self.expects_scale = self.node.count_publishers(self.scale_topic) > 0  # scale.mode floor
         return ready
 
