@@ -52,6 +52,10 @@ class DataConfig:
     convention: Convention = "m2h"
     cache: bool = True  # keep decoded frames in memory
 
+    @property
+    def train_roots(self) -> list[Path]:
+        return [self.root, *self.extra_train_roots]
+
 
 @dataclass
 class LossConfig:
@@ -236,9 +240,9 @@ def _train(cfg: TrainConfig, env: _Distributed, progress: bool) -> dict[str, Any
     # A resumed run continues its log; a new run in the same directory starts a new one.
     log = (out / "metrics.jsonl").open("a" if step else "w") if env.main else None
     d = cfg.data
-    datasets = [str(r) for r in (d.root, *d.extra_train_roots)]
-    training_data = {"dataset": ", ".join(datasets), "split": d.train_split, "frames": len(train_set),
-                     "convention": d.convention, "crop_size": list(cfg.augment.crop_size)}  # fmt: skip
+    training_data = {"dataset": ", ".join(map(str, d.train_roots)), "split": d.train_split,
+                     "frames": len(train_set), "convention": d.convention,
+                     "crop_size": list(cfg.augment.crop_size)}  # fmt: skip
     bar = tqdm(total=cfg.iterations, initial=step, desc="training", unit="step", disable=not progress)
     running = {t: 0.0 for t in TASKS}
     n_running, t0 = 0, time.perf_counter() - seconds_before  # seconds count every stretch of a resumed run
@@ -297,7 +301,7 @@ def _data(cfg: TrainConfig, env: _Distributed, model: torch.nn.Module):
     train_set = torch.utils.data.ConcatDataset([
         MultiTaskDataset(root, d.train_split, label_space=model_cfg.label_space, file_label_space=d.file_label_space,
                          convention=d.convention, transform=transform, cache=d.cache, need_focal=model_cfg.needs_focal)
-        for root in (d.root, *d.extra_train_roots)
+        for root in d.train_roots
     ])  # fmt: skip
     sampler = torch.utils.data.DistributedSampler(train_set, seed=cfg.seed) if env.world > 1 else None
     loader = torch.utils.data.DataLoader(
@@ -306,8 +310,8 @@ def _data(cfg: TrainConfig, env: _Distributed, model: torch.nn.Module):
         pin_memory=env.device.type == "cuda",
     )  # fmt: skip
     if len(loader) == 0:
-        raise DataError(f"{d.root}: split {d.train_split!r} has {len(train_set)} frames, fewer than batch_size "
-                        f"{cfg.batch_size}")  # fmt: skip
+        raise DataError(f"{', '.join(map(str, d.train_roots))}: split {d.train_split!r} has {len(train_set)} frames, "
+                        f"fewer than batch_size {cfg.batch_size}")  # fmt: skip
     val_set = eval_dataset(model, d.root, d.val_split, d.file_label_space, cache=d.cache) if env.main else None
     return train_set, loader, sampler, val_set
 
