@@ -58,6 +58,7 @@ class Recorder:
         self.node.create_subscription(LabelSpace, f"{namespace}/label_space", self._on_label_space, latched)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.camera_info_topic, self.scale_topic = topics["camera_info"], f"{namespace}/floor_scale"
+        self.pose_topics = (topics["pose"], topics["tf"])
         self.expects_scale = False
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
@@ -93,9 +94,13 @@ class Recorder:
     def ready(self, image_topic: str) -> bool:
         """The nodes are listening, publishing, and have told their label space. Matched endpoints, not
         the graph's: on a busy machine a publisher may be in the graph before its data reaches the other
-        side, and a frame sent then would never be answered."""
+        side, and a frame sent then would never be answered, nor a pose sent then ever used (its cloud
+        would be dropped). The scene-graph node takes poses from the pose topic or from /tf, as it is
+        configured: whichever of the two the bag has must reach it."""
         inputs = [self.pubs[t] for t in (image_topic, self.camera_info_topic) if t in self.pubs]
+        poses = [self.pubs[t] for t in self.pose_topics if t in self.pubs]
         ready = (all(p.get_subscription_count() > 0 for p in inputs) and self.label_space is not None
+                 and (not poses or any(p.get_subscription_count() > 0 for p in poses))
                  and all(s.get_publisher_count() > 0 for s in self.output_subs))  # fmt: skip
         self.expects_scale = self.node.count_publishers(self.scale_topic) > 0  # scale.mode floor
         return ready

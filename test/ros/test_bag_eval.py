@@ -52,7 +52,8 @@ def test_report_matches_a_direct_computation_on_the_same_frames(ros_env, scene, 
 
     _, weights, _, _, frames = scene
     report = _evaluate(scene, _bag(scene, "full"), tmp_path / "report")
-    assert report["timing"]["frames_sent"] == len(frames) == report["frames_evaluated"]
+    # the nodes' counters say why a frame went unanswered, should one ever be
+    assert report["timing"]["frames_sent"] == len(frames) == report["frames_evaluated"], report["diagnostics"]
     assert report["timing"]["drop_rate"] == 0 and report["timing"]["latency_p50_ms"] > 0
     # the same frames through the Predictor, with the node's label mapping (void -> -1), scored directly
     predictor = Predictor.from_checkpoint(weights, PredictorConfig(input_size=SIZE, device="cpu"))
@@ -75,6 +76,14 @@ def test_report_matches_a_direct_computation_on_the_same_frames(ros_env, scene, 
         assert (tmp_path / "report" / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "report" / "report.json").read_text())["timing"] == report["timing"]
     assert "scene_graph" in report and "objects" in report["scene_graph"]
+
+
+def test_no_cloud_is_dropped_for_want_of_its_pose(ros_env, scene, tmp_path):
+    # Replay starts once the pose topic, too, is matched to the scene-graph node: a pose sent earlier
+    # is lost, and its cloud (the first frame's) dropped after max_pose_wait_s.
+    report = _evaluate(scene, _bag(scene, "poses"), tmp_path / "report")
+    counts = report["diagnostics"]["scene_graph_node: scene graph"]
+    assert int(counts["clouds_in"]) > 0 and "dropped_no_pose" not in counts, counts
 
 
 def test_floor_scale_mode_is_scored_before_and_after_the_scale(ros_env, scene, tmp_path):
