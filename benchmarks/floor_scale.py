@@ -4,8 +4,11 @@ Renders homes the weights were not trained on with a camera mounted higher and w
 (training: 0.6–1.6 m, 50–90° horizontal field of view), runs the bundled weights on each walk, and
 compares depth as predicted with depth scaled by the floor (``scale.mode: floor``, the camera height
 from the pose, as a robot's TF gives it). Reports AbsRel before and after, and the error of the running
-scale against the best single scale of each frame (the median of ground truth over prediction).
-Writes benchmarks/results/floor_scale.json.
+scale against the best single scale of each frame (the median of ground truth over prediction). Two
+figures say what limits it: AbsRel with that best scale applied (what any one scale per frame could
+reach), and the floor's depth ratio, the best scale of the floor's pixels over that of the whole frame
+(1: the network places the floor consistently with the rest of the scene; above 1: nearer, and a scale
+fitted to the floor overshoots by as much). Writes benchmarks/results/floor_scale.json.
 
     python benchmarks/floor_scale.py [--seeds 300 301 ...] [--frames 20]
 """
@@ -43,22 +46,27 @@ def run_home(seed: int, camera: str, frames: int, predictor) -> dict:
     _, rendered = render_scene(seed, SynthConfig(width=320, height=240, frames_per_scene=frames, randomization=look))
     estimator = FloorScale(ScaleConfig(mode="floor", camera_height_m=1.0))
     ground = np.isin(np.arange(len(SYNTHETIC)), sorted(SYNTHETIC.ground_labels))
-    sums = {"raw": [0.0, 0], "floor": [0.0, 0]}
-    scale_errors, reasons = [], {}
+    sums = {"raw": [0.0, 0], "floor": [0.0, 0], "best_scale": [0.0, 0]}
+    scale_errors, floor_ratios, reasons = [], [], {}
     for f in rendered:
         p = predictor.predict(f.rgb, float(f.K[0, 0]))
         estimator.config.camera_height_m = float(f.pose[2, 3])  # the floor is z = 0: the camera's height now
         est = estimator.update(p.depth, p.normals, ground[p.labels], Intrinsics.from_matrix(f.K, 320, 240))
         reasons[est.reason] = reasons.get(est.reason, 0) + 1
-        for key, depth in (("raw", p.depth), ("floor", p.depth * est.scale)):
+        valid = f.depth > 0
+        best = float(np.median(f.depth[valid] / p.depth[valid]))
+        for key, depth in (("raw", p.depth), ("floor", p.depth * est.scale), ("best_scale", p.depth * best)):
             total, n = abs_rel(depth, f.depth)
             sums[key][0] += total
             sums[key][1] += n
-        valid = f.depth > 0
-        best = float(np.median(f.depth[valid] / p.depth[valid]))
         scale_errors.append(abs(est.scale / best - 1))
-    return {"seed": seed, "camera": camera, "frames": len(rendered), "abs_rel_raw": sums["raw"][0] / sums["raw"][1],
-            "abs_rel_floor": sums["floor"][0] / sums["floor"][1], "scale_error_median": float(np.median(scale_errors)),
+        floor = valid & ground[f.labels]
+        if floor.sum() >= estimator.config.min_floor_pixels:
+            floor_ratios.append(float(np.median(f.depth[floor] / p.depth[floor])) / best)
+    return {"seed": seed, "camera": camera, "frames": len(rendered),
+            **{f"abs_rel_{key}": total / n for key, (total, n) in sums.items()},
+            "scale_error_median": float(np.median(scale_errors)),
+            "floor_depth_ratio_median": float(np.median(floor_ratios)) if floor_ratios else float("nan"),
             "reasons": reasons}  # fmt: skip
 
 
@@ -81,7 +89,8 @@ def main() -> int:
     for camera in CAMERAS:
         rows = [h for h in homes if h["camera"] == camera]
         summary[camera] = {key: float(np.mean([h[key] for h in rows]))
-                           for key in ("abs_rel_raw", "abs_rel_floor", "scale_error_median")}  # fmt: skip
+                           for key in ("abs_rel_raw", "abs_rel_floor", "abs_rel_best_scale", "scale_error_median",
+                                       "floor_depth_ratio_median")}  # fmt: skip
         summary[camera] |= {"height_m": CAMERAS[camera][0][0], "hfov_deg": CAMERAS[camera][1][0]}
     print(json.dumps(summary, indent=2))
     save("floor_scale", args, {"weights": BUNDLED_WEIGHTS.name, "summary": summary, "homes": homes}, started)
